@@ -1,0 +1,343 @@
+"""Settings: `config/callcenter.toml`, overridden by `CALLCENTER_<SECTION>_<KEY>` environment variables.
+
+Every problem is collected (not just the first) so that `callcenter check-config` can show them all at once,
+each with the key it concerns and a hint. Secrets are never read from the file: a secret field takes its value
+from the environment only, and a value written into the file is itself an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "CALLCENTER_"
+# Environment variables that steer the loader itself rather than naming a setting.
+META_ENV = {"CALLCENTER_CONFIG"}
+DEFAULT_CONFIG_PATH = Path("config/callcenter.toml")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A value that plainly is a placeholder may stand in the file where a secret goes.
+PLACEHOLDER = re.compile(r"^(|\$\{?[A-Z0-9_]+\}?|<[^>]*>|changeme|CHANGE_ME|set-in-environment)$")
+
+
+def setting(default: Any, hint: str, *, secret: bool = False) -> Any:
+    """A field of a settings section, with the hint shown when its value is wrong."""
+    metadata = {"hint": hint, "secret": secret}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class HotlineSettings:
+    name: str = setting("Горячая линия социальной защиты", "the name callers and operators see")
+    number: str = setting("+74950000000", "the hotline's public number, E.164")
+    timezone: str = setting("Europe/Moscow", "an IANA time zone name, e.g. Europe/Moscow")
+    queue: str = setting("hotline", "the Asterisk queue name (queues.conf section)")
+    service_level_seconds: int = setting(20, "answer threshold for the service level, in seconds (> 0)")
+    service_level_target: float = setting(0.8, "share of calls to answer within the threshold, 0..1")
+
+
+@dataclass(frozen=True)
+class HoursSettings:
+    open: str = setting("08:00", "opening time HH:MM, local to hotline.timezone")
+    close: str = setting("20:00", "closing time HH:MM, after the opening time")
+    days: list[str] = setting(list(WEEKDAYS), "open weekdays, from mon tue wed thu fri sat sun")
+    closed_dates: list[str] = setting([], "dates the hotline is closed, YYYY-MM-DD")
+    changed: list[str] = setting([], "changed hours for a date, 'YYYY-MM-DD HH:MM-HH:MM'")
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str = setting("", "Asterisk's AMI address; empty runs the built-in PBX simulator")
+    port: int = setting(5038, "AMI TCP port, 1..65535")
+    username: str = setting("callcenter", "the AMI user from manager.conf")
+    secret: str = setting("", "set CALLCENTER_AMI_SECRET in the environment", secret=True)
+    connect_timeout: float = setting(5.0, "seconds to wait for the TCP connect and the banner (> 0)")
+    action_timeout: float = setting(10.0, "seconds to wait for an action's response (> 0)")
+    ping_interval: float = setting(10.0, "seconds between keep-alive Pings (> 0)")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = setting("", "redis://host:port/db; empty starts the embedded Valkey server")
+    data_dir: str = setting("var/valkey", "where the embedded server keeps its AOF and RDB files")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = setting("127.0.0.1", "the address the web service binds to")
+    port: int = setting(8080, "the web service's TCP port, 1..65535")
+    max_body_bytes: int = setting(65536, "largest request body accepted, in bytes (> 0)")
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    host: str = setting("127.0.0.1", "the address the built-in PBX simulator listens on")
+    port: int = setting(5039, "the simulator's AMI port, 1..65535")
+    agents: int = setting(8, "simulated operators logged in to the queue (>= 0)")
+    calls_per_day: int = setting(3000, "simulated calls in a working day (>= 0)")
+    acceleration: float = setting(1.0, "simulated seconds per real second (> 0)")
+    seed: int = setting(0, "random seed; the same seed gives the same day")
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR")
+    format: str = setting("auto", "auto (text on a terminal, JSON otherwise), text or json")
+
+
+@dataclass(frozen=True)
+class Settings:
+    hotline: HotlineSettings = field(default_factory=HotlineSettings)
+    hours: HoursSettings = field(default_factory=HoursSettings)
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    source: str = "defaults"
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """A copy with some values of one section changed (tests and `run` use it)."""
+        updated = dataclasses.replace(getattr(self, section), **values)
+        return dataclasses.replace(self, **{section: updated})
+
+
+SECTIONS: dict[str, type] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(Settings)
+    if f.name != "source"
+}
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    key: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    known = ", ".join(sorted(choices))
+    return f"did you mean '{close[0]}'? known: {known}" if close else f"known: {known}"
+
+
+def _coerce(raw: Any, kind: Any, *, from_env: bool) -> Any:
+    """Turn a TOML value (or an environment string) into the field's type; ValueError when it cannot."""
+    origin = get_origin(kind)
+    if origin is list:
+        (item_kind,) = get_args(kind)
+        if from_env and isinstance(raw, str):
+            raw = [part.strip() for part in raw.split(",") if part.strip()]
+        if not isinstance(raw, list):
+            raise ValueError("expected a list")
+        return [_coerce(item, item_kind, from_env=from_env) for item in raw]
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if from_env and isinstance(raw, str) and raw.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return raw.lower() in {"1", "true", "yes", "on"}
+        raise ValueError("expected true or false")
+    if kind is int:
+        if isinstance(raw, bool):
+            raise ValueError("expected a whole number")
+        if isinstance(raw, int):
+            return raw
+        if from_env and isinstance(raw, str) and re.fullmatch(r"[+-]?\d+", raw.strip()):
+            return int(raw)
+        raise ValueError("expected a whole number")
+    if kind is float:
+        if isinstance(raw, bool):
+            raise ValueError("expected a number")
+        if isinstance(raw, int | float):
+            return float(raw)
+        if from_env and isinstance(raw, str):
+            try:
+                return float(raw)
+            except ValueError:
+                pass
+        raise ValueError("expected a number")
+    if kind is str:
+        if isinstance(raw, str):
+            return raw
+        raise ValueError("expected a string")
+    raise TypeError(f"unsupported setting type {kind!r}")
+
+
+def parse_hhmm(text: str) -> time:
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", text.strip())
+    if not match:
+        raise ValueError(f"'{text}' is not a time HH:MM")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_changed_hours(text: str) -> tuple[date, time, time]:
+    """'2026-12-31 08:00-16:00' -> (date, open, close)."""
+    match = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2})\s+(\S+)-(\S+)\s*", text)
+    if not match:
+        raise ValueError(f"'{text}' is not 'YYYY-MM-DD HH:MM-HH:MM'")
+    day = date.fromisoformat(match.group(1))
+    opening, closing = parse_hhmm(match.group(2)), parse_hhmm(match.group(3))
+    if closing <= opening:
+        raise ValueError(f"'{text}': closing time is not after opening time")
+    return day, opening, closing
+
+
+def _validate(settings: Settings) -> list[ConfigProblem]:
+    """Checks that span more than one value's type."""
+    problems: list[ConfigProblem] = []
+
+    def check(key: str, ok: bool, message: str, hint: str) -> None:
+        if not ok:
+            problems.append(ConfigProblem(key, message, hint))
+
+    try:
+        ZoneInfo(settings.hotline.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            ConfigProblem("hotline.timezone", f"unknown time zone '{settings.hotline.timezone}'",
+                          "an IANA name such as Europe/Moscow")
+        )
+    check("hotline.service_level_seconds", settings.hotline.service_level_seconds > 0,
+          "must be positive", "e.g. 20")
+    check("hotline.service_level_target", 0 < settings.hotline.service_level_target <= 1,
+          "must be a share between 0 and 1", "e.g. 0.8 for 80 %")
+    opening = closing = None
+    for key in ("open", "close"):
+        try:
+            parsed = parse_hhmm(getattr(settings.hours, key))
+        except ValueError as exc:
+            problems.append(ConfigProblem(f"hours.{key}", str(exc), "e.g. 08:00"))
+            continue
+        if key == "open":
+            opening = parsed
+        else:
+            closing = parsed
+    if opening is not None and closing is not None and closing <= opening:
+        problems.append(ConfigProblem("hours.close", f"closing time {closing:%H:%M} is not after opening "
+                                      f"time {opening:%H:%M}", "hours must lie within one day"))
+    for day in settings.hours.days:
+        check("hours.days", day in WEEKDAYS, f"unknown weekday '{day}'", _suggest(day, list(WEEKDAYS)))
+    for text in settings.hours.closed_dates:
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            problems.append(ConfigProblem("hours.closed_dates", f"'{text}' is not a date", "YYYY-MM-DD"))
+    for text in settings.hours.changed:
+        try:
+            parse_changed_hours(text)
+        except ValueError as exc:
+            problems.append(ConfigProblem("hours.changed", str(exc), "e.g. '2026-12-31 08:00-16:00'"))
+    for key, port in (("ami.port", settings.ami.port), ("http.port", settings.http.port),
+                      ("simulator.port", settings.simulator.port)):
+        check(key, 1 <= port <= 65535, f"port {port} is out of range", "1..65535")
+    for key in ("connect_timeout", "action_timeout", "ping_interval"):
+        check(f"ami.{key}", getattr(settings.ami, key) > 0, "must be positive", "seconds, e.g. 5")
+    check("redis.url", settings.redis.url == "" or
+          settings.redis.url.startswith(("redis://", "rediss://", "unix://")),
+          f"'{settings.redis.url}' is not a Redis URL", "redis://127.0.0.1:6379/0, or empty for embedded")
+    check("http.max_body_bytes", settings.http.max_body_bytes > 0, "must be positive", "e.g. 65536")
+    check("simulator.agents", settings.simulator.agents >= 0, "must not be negative", "e.g. 8")
+    check("simulator.calls_per_day", settings.simulator.calls_per_day >= 0, "must not be negative",
+          "e.g. 3000")
+    check("simulator.acceleration", settings.simulator.acceleration > 0, "must be positive", "e.g. 60")
+    check("logging.level", settings.logging.level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+          f"unknown level '{settings.logging.level}'", "DEBUG, INFO, WARNING or ERROR")
+    check("logging.format", settings.logging.format in {"auto", "text", "json"},
+          f"unknown format '{settings.logging.format}'", "auto, text or json")
+    return problems
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the file (defaults when the default file is absent), apply the environment, validate.
+
+    Raises ConfigError listing every problem found.
+    """
+    env = os.environ if environ is None else environ
+    explicit = path is not None or bool(env.get("CALLCENTER_CONFIG"))
+    config_path = Path(path or env.get("CALLCENTER_CONFIG") or DEFAULT_CONFIG_PATH)
+    problems: list[ConfigProblem] = []
+    document: dict[str, Any] = {}
+    if config_path.is_file():
+        try:
+            document = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError([ConfigProblem(str(config_path), f"not valid TOML: {exc}",
+                                             "check quotes and brackets")]) from exc
+    elif explicit:
+        raise ConfigError([ConfigProblem(str(config_path), "file not found", "give an existing file")])
+
+    for name in document:
+        if name not in SECTIONS:
+            problems.append(ConfigProblem(name, "unknown section", _suggest(name, list(SECTIONS))))
+
+    sections: dict[str, Any] = {}
+    for section_name, section_type in SECTIONS.items():
+        raw_section = document.get(section_name, {})
+        if not isinstance(raw_section, dict):
+            problems.append(ConfigProblem(section_name, "must be a table", f"write [{section_name}]"))
+            raw_section = {}
+        hints = get_type_hints(section_type)
+        fields = {f.name: f for f in dataclasses.fields(section_type)}
+        for key in raw_section:
+            if key not in fields:
+                problems.append(ConfigProblem(f"{section_name}.{key}", "unknown key",
+                                              _suggest(key, list(fields))))
+        values: dict[str, Any] = {}
+        for name, spec in fields.items():
+            full_key = f"{section_name}.{name}"
+            env_name = f"{ENV_PREFIX}{section_name.upper()}_{name.upper()}"
+            hint = spec.metadata.get("hint", "")
+            if name in raw_section:
+                raw = raw_section[name]
+                if spec.metadata.get("secret"):
+                    if not (isinstance(raw, str) and PLACEHOLDER.match(raw)):
+                        problems.append(ConfigProblem(full_key, "a secret is written into the file",
+                                                      f"remove it and set {env_name} in the environment"))
+                else:
+                    try:
+                        values[name] = _coerce(raw, hints[name], from_env=False)
+                    except ValueError as exc:
+                        problems.append(ConfigProblem(full_key, f"{exc}, got {raw!r}", hint))
+            if env_name in env:
+                try:
+                    values[name] = _coerce(env[env_name], hints[name], from_env=True)
+                except ValueError as exc:
+                    problems.append(ConfigProblem(env_name, f"{exc}, got {env[env_name]!r}", hint))
+        sections[section_name] = section_type(**values)
+
+    # REDIS_URL is the conventional variable (RQ and most tooling read it); the namespaced one wins.
+    if env.get("REDIS_URL") and f"{ENV_PREFIX}REDIS_URL" not in env:
+        sections["redis"] = dataclasses.replace(sections["redis"], url=env["REDIS_URL"])
+
+    known_env = {f"{ENV_PREFIX}{s.upper()}_{f.name.upper()}"
+                 for s, t in SECTIONS.items() for f in dataclasses.fields(t)}
+    for name in env:
+        if name.startswith(ENV_PREFIX) and name not in known_env and name not in META_ENV:
+            problems.append(ConfigProblem(name, "unknown setting in the environment",
+                                          _suggest(name, sorted(known_env))))
+
+    settings = Settings(**sections, source=str(config_path) if config_path.is_file() else "defaults")
+    problems.extend(_validate(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings

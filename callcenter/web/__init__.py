@@ -1,0 +1,1 @@
+"""The aiohttp web application: API, dashboard, health and metrics."""

@@ -1,0 +1,57 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from aiohttp import web
+
+from callcenter.config import Settings
+from callcenter.hours import WorkingHours
+from callcenter.metrics import create_registry, metrics_middleware
+from callcenter.storage import connect
+from callcenter.web import docs, health
+from callcenter.web.errors import json_errors_middleware, request_id_middleware
+from callcenter.web.keys import HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+class NoPbxLink:
+    """Readiness answer when the service runs without a PBX link (tests of the web layer alone)."""
+
+    connected = False
+
+    def describe(self) -> str:
+        return "no PBX link configured"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis_url: str,
+    pbx_status: LinkStatus | None = None,
+    extra_contexts: Iterable[CleanupContext] = (),
+) -> web.Application:
+    registry, http_metrics = create_registry()
+    app = web.Application(
+        middlewares=[request_id_middleware, metrics_middleware(http_metrics), json_errors_middleware],
+        client_max_size=settings.http.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[HOURS] = WorkingHours.from_settings(settings.hours, settings.hotline.timezone)
+    app[METRICS_REGISTRY] = registry
+    app[PBX_STATUS] = pbx_status or NoPbxLink()
+    app[docs.OPENAPI_CACHE] = {}
+
+    async def redis_context(app: web.Application) -> AsyncIterator[None]:
+        client = connect(redis_url)
+        app[REDIS] = client
+        yield
+        await client.aclose()
+
+    app.cleanup_ctx.append(redis_context)
+    app.cleanup_ctx.extend(extra_contexts)
+    app.add_routes(health.routes)
+    app.add_routes(docs.routes)
+    return app

@@ -1,0 +1,28 @@
+"""Typed application keys (aiohttp's AppKey), one place for everything the handlers share."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from callcenter.config import Settings
+from callcenter.hours import WorkingHours
+
+
+class LinkStatus(Protocol):
+    """What readiness needs to know about the PBX link."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+SETTINGS = web.AppKey("settings", Settings)
+HOURS = web.AppKey("hours", WorkingHours)
+REDIS = web.AppKey("redis", aioredis.Redis)
+METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
+PBX_STATUS = web.AppKey("pbx_status", LinkStatus)

@@ -1,0 +1,25 @@
+"""`callcenter worker`: an RQ worker with the scheduler on, for timed work (callbacks falling due, retries)."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from rq import Queue, Worker
+
+from callcenter.config import Settings
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("callbacks", "default")
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> bool:
+    if not settings.redis.url:
+        raise SystemExit("worker needs a Redis URL (REDIS_URL or redis.url); `callcenter run` starts an "
+                         "embedded server for you")
+    connection = redis.Redis.from_url(settings.redis.url)
+    queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+    worker = Worker(queues, connection=connection)
+    log.info("worker starting", extra={"queues": list(QUEUE_NAMES)})
+    return bool(worker.work(burst=burst, with_scheduler=True, logging_level=settings.logging.level.upper()))

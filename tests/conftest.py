@@ -1,0 +1,56 @@
+"""Shared fixtures: a real Redis-compatible server (REDIS_URL, or an embedded Valkey for the session)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from callcenter.config import Settings
+from callcenter.storage import EmbeddedValkey, connect
+
+REPO = Path(__file__).resolve().parent.parent
+TRANSCRIPTS = REPO.parent / "shared" / "ami-transcripts"
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The store for the whole test session; its database is flushed before each test that uses it."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedValkey(durable=False)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = connect(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    """Defaults (not the repository file) so that tests do not depend on local edits to it."""
+    return Settings().replace("redis", url=redis_url)
+
+
+@pytest.fixture(autouse=True)
+def _clean_callcenter_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's CALLCENTER_* variables must not change what the tests see.
+    for name in list(os.environ):
+        if name.startswith("CALLCENTER_"):
+            monkeypatch.delenv(name)
