@@ -7,10 +7,15 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from callcenter.config import ConfigError, Settings, load_settings
 from callcenter.logs import configure_logging
+
+if TYPE_CHECKING:
+    from callcenter.pbx.simulator import SimConfig
 
 log = logging.getLogger("callcenter")
 
@@ -69,16 +74,83 @@ def cmd_embedded_redis(args: argparse.Namespace) -> int:
     from callcenter.storage import EmbeddedValkey
 
     _with_logging(args)
+    stop_requested: list[int] = []
+    # A handler, not a blocked mask: a blocked signal mask is inherited by the valkey-server child and would
+    # make it deaf to the SIGTERM that stop() sends it (handlers are reset at exec, masks are not).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, frame: stop_requested.append(number))
     server = EmbeddedValkey(args.data_dir, port=args.port)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     server.start()
     try:
-        while signal.sigtimedwait({signal.SIGINT, signal.SIGTERM}, 1.0) is None:
+        while not stop_requested:
             if not server.is_running():
                 log.error("embedded valkey exited on its own")
                 return 1
+            time.sleep(0.2)
     finally:
         server.stop()
+    return 0
+
+
+def simulator_config(settings: Settings) -> SimConfig:
+    from callcenter.pbx.simulator import SimConfig
+    from callcenter.pbx.traffic import TrafficModel
+
+    sim = settings.simulator
+    return SimConfig(
+        queue=settings.hotline.queue, agents=sim.agents, username=settings.ami.username, secret=settings.ami.secret,
+        acceleration=sim.acceleration, seed=sim.seed, timezone=settings.hotline.timezone,
+        traffic=TrafficModel(calls_per_day=sim.calls_per_day, mean_handle=sim.mean_handle_seconds,
+                             mean_patience=sim.mean_patience_seconds, any_hour=sim.any_hour))
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """The PBX simulator alone, so that a service (or anything speaking AMI) can be pointed at it."""
+    from callcenter.pbx.simulator import PbxSimulator
+
+    settings = _with_logging(args)
+    if not settings.ami.secret:
+        print("set CALLCENTER_AMI_SECRET: the simulator's AMI user needs a secret", file=sys.stderr)
+        return 1
+
+    async def serve_simulator() -> None:
+        simulator = PbxSimulator(simulator_config(settings))
+        await simulator.start(args.host or settings.simulator.host, args.port or settings.simulator.port)
+        print(f"PBX simulator: AMI on {args.host or settings.simulator.host}:{simulator.port}, "
+              f"user {settings.ami.username}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await simulator.stop()
+
+    asyncio.run(serve_simulator())
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from callcenter.pbx.replay import replay
+
+    result = replay(Path(args.file).read_bytes())
+    document = result.to_json()
+    if args.json:
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{args.file}: {result.frames} frames, {len(result.unparsed)} unparsed")
+    for reason in result.unparsed:
+        print(f"  unparsed: {reason}")
+    for name, queue in document["queues"].items():
+        counters = queue["counters"]
+        print(f"queue {name}: {len(queue['waiting'])} waiting, {len(queue['members'])} members; offered "
+              f"{counters['offered']}, answered {counters['answered']}, abandoned {counters['abandoned']}")
+        for caller in queue["waiting"]:
+            print(f"  {caller['position']:>3}. {caller['uniqueid']} {caller['callerid']}")
+        for member in queue["members"]:
+            print(f"  member {member['interface']} ({member['name']}): {member['state']}")
     return 0
 
 
@@ -101,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--burst", action="store_true", help="exit when the queues are empty")
     add("check-config", cmd_check_config, "validate the settings and list every problem").add_argument(
         "file", nargs="?", help="the file to check")
+    simulate = add("simulate", cmd_simulate, "the PBX simulator alone (AMI over TCP)")
+    simulate.add_argument("--host")
+    simulate.add_argument("--port", type=int)
+    replay_cmd = add("replay", cmd_replay, "feed a recorded AMI stream through the parser and tracker")
+    replay_cmd.add_argument("file")
+    replay_cmd.add_argument("--json", action="store_true", help="print the final state as JSON")
     embedded = add("embedded-redis", cmd_embedded_redis, argparse.SUPPRESS)
     embedded.add_argument("--port", type=int, required=True)
     embedded.add_argument("--data-dir", required=True)

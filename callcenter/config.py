@@ -83,8 +83,11 @@ class HttpSettings:
 class SimulatorSettings:
     host: str = setting("127.0.0.1", "the address the built-in PBX simulator listens on")
     port: int = setting(5039, "the simulator's AMI port, 1..65535")
-    agents: int = setting(8, "simulated operators logged in to the queue (>= 0)")
+    agents: int = setting(18, "simulated operators logged in to the queue (>= 0)")
     calls_per_day: int = setting(3000, "simulated calls in a working day (>= 0)")
+    mean_handle_seconds: float = setting(180.0, "mean simulated call length in seconds (> 0)")
+    mean_patience_seconds: float = setting(240.0, "mean time a simulated caller waits before hanging up (> 0)")
+    any_hour: bool = setting(True, "take simulated calls outside working hours too, at the day's mean rate")
     acceleration: float = setting(1.0, "simulated seconds per real second (> 0)")
     seed: int = setting(0, "random seed; the same seed gives the same day")
 
@@ -260,6 +263,8 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     check("simulator.calls_per_day", settings.simulator.calls_per_day >= 0, "must not be negative",
           "e.g. 3000")
     check("simulator.acceleration", settings.simulator.acceleration > 0, "must be positive", "e.g. 60")
+    for key in ("mean_handle_seconds", "mean_patience_seconds"):
+        check(f"simulator.{key}", getattr(settings.simulator, key) > 0, "must be positive", "seconds, e.g. 180")
     check("logging.level", settings.logging.level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
           f"unknown level '{settings.logging.level}'", "DEBUG, INFO, WARNING or ERROR")
     check("logging.format", settings.logging.format in {"auto", "text", "json"},

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from callcenter.config import Settings
+from callcenter.pbx.link import PbxLink
+from callcenter.web import hotline
 from callcenter.web.accesslog import MaskedAccessLogger
 from callcenter.web.app import create_app
 
@@ -20,7 +23,19 @@ def build_service(settings: Settings) -> web.Application:
     if not settings.redis.url:
         raise SystemExit("serve needs a Redis URL (REDIS_URL or redis.url); `callcenter run` starts an "
                          "embedded server for you")
-    return create_app(settings, redis_url=settings.redis.url)
+    if not settings.ami.host:
+        raise SystemExit("serve needs a PBX: set ami.host (or CALLCENTER_AMI_HOST); `callcenter run` starts the "
+                         "built-in simulator for you")
+    link = PbxLink(settings)
+
+    async def pbx_context(app: web.Application) -> AsyncIterator[None]:
+        await link.start()
+        yield
+        await link.stop()
+
+    app = create_app(settings, redis_url=settings.redis.url, pbx_status=link, extra_contexts=[pbx_context])
+    app[hotline.PBX_LINK] = link
+    return app
 
 
 async def serve(settings: Settings, app: web.Application | None = None) -> None:

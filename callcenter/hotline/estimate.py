@@ -1,0 +1,131 @@
+"""Waiting-time estimates and staffing, pure math.
+
+Told wait (per caller, by position): the queue-length predictor of Ibrahim and Whitt ("Real-time delay
+estimation based on delay history", and "Wait-time predictors for customer service systems with time-varying
+demand and capacity", Operations Research 2011), refined for callers who give up. A caller at position k
+(1 = next) enters service after k departures from the line ahead of them. While every operator is busy,
+departures happen at rate s*mu (s operators serving, mu = 1/AHT) plus j*theta (j callers still ahead, each
+abandoning at rate theta). Summing the expected time to each departure:
+
+    E[W_k] = sum_{j=0}^{k-1} 1 / (s*mu + j*theta)
+
+With theta = 0 this is k*AHT/s, the plain (n+1)*AHT/s for n callers ahead. Operators already free (ringing)
+take the first callers at once, so k is counted beyond them. theta is estimated the standard way for
+exponential patience: abandons divided by the total time all callers spent waiting.
+
+Asterisk's own estimate (app_queue, `announce-holdtime`) is one number for everyone: an exponential moving
+average of answered callers' holds, new = (3*old + hold)/4. `AppQueueEstimate` reproduces it so the benchmark
+can compare both on the same day.
+
+Erlang C (M/M/s) gives the chance to wait and the mean wait for a new caller from the arrival rate, and the
+operators needed to meet a service level.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+DEFAULT_HANDLE_SECONDS = 240.0
+# Time for a free operator's phone to be rung and answered when a caller is handed over.
+RING_SECONDS = 5.0
+
+
+@dataclass
+class RunningMean:
+    """An exponentially weighted mean that starts from a prior (so the first calls do not swing it wildly)."""
+
+    value: float
+    weight: float = 0.05
+
+    def add(self, sample: float) -> None:
+        self.value += self.weight * (sample - self.value)
+
+
+@dataclass
+class AbandonRate:
+    """theta-hat = abandons / total time spent waiting (maximum likelihood for exponential patience)."""
+
+    abandons: int = 0
+    waiting_seconds: float = 0.0
+
+    def add_wait(self, seconds: float, abandoned: bool) -> None:
+        self.waiting_seconds += max(0.0, seconds)
+        self.abandons += int(abandoned)
+
+    @property
+    def theta(self) -> float:
+        if self.abandons == 0 or self.waiting_seconds <= 0:
+            return 0.0
+        return self.abandons / self.waiting_seconds
+
+
+def queue_length_wait(position: int, serving: int, handle_seconds: float, theta: float = 0.0,
+                      free_operators: int = 0) -> float | None:
+    """Expected remaining wait (seconds) for the caller at `position`; None when no operator serves."""
+    if position < 1:
+        raise ValueError("positions start at 1")
+    ahead_of_free = position - max(0, free_operators)
+    if ahead_of_free <= 0:
+        return RING_SECONDS
+    if serving <= 0:
+        return None
+    service_rate = serving / max(handle_seconds, 1.0)
+    return sum(1.0 / (service_rate + j * theta) for j in range(ahead_of_free))
+
+
+def erlang_c(agents: int, offered_load: float) -> float:
+    """Probability that a caller waits (M/M/s), with load A = arrival rate * handle time (Erlangs)."""
+    if agents <= 0:
+        return 1.0
+    if offered_load <= 0:
+        return 0.0
+    if offered_load >= agents:
+        return 1.0
+    # Erlang B by the stable recurrence, then C from B.
+    blocking = 1.0
+    for k in range(1, agents + 1):
+        blocking = offered_load * blocking / (k + offered_load * blocking)
+    rho = offered_load / agents
+    return blocking / (1 - rho + rho * blocking)
+
+
+def erlang_c_wait(agents: int, arrivals_per_second: float, handle_seconds: float) -> float:
+    """Mean wait of a new caller (seconds); infinity when the operators cannot keep up."""
+    load = arrivals_per_second * handle_seconds
+    if agents <= 0 or load >= agents:
+        return math.inf
+    return erlang_c(agents, load) * handle_seconds / (agents - load)
+
+
+def service_level(agents: int, arrivals_per_second: float, handle_seconds: float, threshold: float) -> float:
+    """Share of callers answered within `threshold` seconds (M/M/s)."""
+    load = arrivals_per_second * handle_seconds
+    if agents <= 0 or load >= agents:
+        return 0.0
+    waits = erlang_c(agents, load)
+    return 1.0 - waits * math.exp(-(agents - load) * threshold / handle_seconds)
+
+
+def agents_needed(arrivals_per_second: float, handle_seconds: float, threshold: float, target: float,
+                  limit: int = 1000) -> int:
+    """The fewest operators for the service-level target (0 when no calls are expected)."""
+    if arrivals_per_second <= 0:
+        return 0
+    agents = max(1, math.ceil(arrivals_per_second * handle_seconds))
+    while agents < limit and service_level(agents, arrivals_per_second, handle_seconds, threshold) < target:
+        agents += 1
+    return agents
+
+
+@dataclass
+class AppQueueEstimate:
+    """Asterisk app_queue's hold-time average: the same figure for the caller at position 1 and 12."""
+
+    holdtime: float = 0.0
+
+    def answered(self, hold_seconds: float) -> None:
+        self.holdtime = (3 * self.holdtime + hold_seconds) / 4
+
+    def estimate(self, position: int) -> float:
+        return self.holdtime

@@ -1,0 +1,63 @@
+"""The hotline as supervisors and callers see it: derived figures and each waiting caller's estimate.
+
+Pure: built from the tracker's state and a clock. The method is in hotline/estimate.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+from callcenter.hotline.estimate import erlang_c_wait, queue_length_wait
+from callcenter.pbx.tracker import QueueState
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def queue_view(q: QueueState, now: float, service_level_target: float) -> dict[str, Any]:
+    counters = q.counters
+    members = list(q.members.values())
+    serving = sum(1 for m in members if not m.paused and m.state != "unavailable")
+    free = sum(1 for m in members if m.state == "free")
+    handle = q.stats.handle.value
+    theta = q.stats.abandon.theta
+    waiting = []
+    for caller in q.waiting:
+        estimate = queue_length_wait(caller.position, serving - free, handle, theta, free_operators=free)
+        waiting.append({
+            **asdict(caller),
+            "waited_seconds": max(0.0, round(now - caller.joined_at, 1)),
+            "estimated_wait_seconds": None if estimate is None else round(estimate, 1),
+            "app_queue_estimate_seconds": round(q.stats.app_queue.holdtime, 1),
+        })
+    settled = counters.answered + counters.abandoned
+    new_caller = queue_length_wait(len(q.waiting) + 1, serving - free, handle, theta, free_operators=free)
+    erlang = erlang_c_wait(serving, q.stats.arrival_rate(now), handle)
+    return {
+        "name": q.name,
+        "waiting": waiting,
+        "members": [m.to_json() for m in members],
+        "calls": [asdict(c) for c in q.calls.values()],
+        "counters": asdict(counters),
+        "figures": {
+            "waiting": len(q.waiting),
+            "longest_wait_seconds": round(max((now - c.joined_at for c in q.waiting), default=0.0), 1),
+            "operators_logged_in": len(members),
+            "operators_serving": serving,
+            "operators_free": free,
+            "operators_talking": sum(1 for m in members if m.in_call),
+            "operators_paused": sum(1 for m in members if m.paused),
+            "service_level": _ratio(counters.answered_within_threshold, settled),
+            "service_level_target": service_level_target,
+            "average_speed_of_answer_seconds": _ratio(counters.wait_seconds_answered, counters.answered),
+            "abandonment_rate": _ratio(counters.abandoned, settled),
+            "average_handle_seconds": round(handle, 1),
+            "abandon_rate_per_second": round(theta, 6),
+            "arrivals_per_hour": round(q.stats.arrival_rate(now) * 3600, 1),
+            "new_caller_estimate_seconds": None if new_caller is None else round(new_caller, 1),
+            "erlang_c_wait_seconds": None if math.isinf(erlang) else round(erlang, 1),
+        },
+    }

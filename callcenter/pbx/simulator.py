@@ -1,0 +1,608 @@
+"""A PBX simulator that speaks AMI over real TCP, behaving like Asterisk 22's app_queue for this service.
+
+Events carry the same names, keys and key order as the recordings in ../shared/ami-transcripts (a test
+compares them). The simulated day: callers arrive by the traffic model, join the queue, are offered to the
+longest-idle free operator, wait, give up after their patience, or talk for their handle time. Originate works
+(async, with OriginateResponse success or the real failure reasons). A time-acceleration factor runs the day
+faster; events carry `Timestamp:` (as with manager.conf `timestampevents = yes`) in simulated time, so the
+service measures waits in the simulation's seconds.
+
+Only noise events that matter for realism are produced (Newchannel and Hangup around each caller); the
+VarSet/Newexten chatter of a real dialplan is left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from callcenter.pbx.protocol import FrameSplitter, MalformedFrame, Message, encode_message, parse_frame
+from callcenter.pbx.traffic import TrafficModel, caller_identity
+
+log = logging.getLogger(__name__)
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+RING_SECONDS = 3.0
+# Originate outcomes and the Reason codes Asterisk reports (4 answered, 3 no answer, 5 busy, 8 congestion).
+ORIGINATE_REASONS = {"answer": 4, "noanswer": 3, "busy": 5, "congestion": 8, "failed": 0}
+MAX_SESSION_BACKLOG = 4 << 20
+
+
+@dataclass
+class SimMember:
+    interface: str
+    name: str
+    paused: bool = False
+    paused_reason: str = ""
+    in_call: bool = False
+    ringing: bool = False
+    calls_taken: int = 0
+    last_call: float = 0.0
+    last_pause: float = 0.0
+    login_time: float = 0.0
+    penalty: int = 0
+
+
+@dataclass
+class SimCaller:
+    uniqueid: str
+    linkedid: str
+    channel: str
+    number: str
+    name: str
+    joined_at: float
+    original_position: int
+    handle: float
+    patience_timer: asyncio.TimerHandle | None = None
+    member: SimMember | None = None
+    answered_at: float = 0.0
+
+
+@dataclass
+class OriginateRecord:
+    """Every Originate received, for tests that must prove a callback was dialled exactly once."""
+
+    at: float
+    headers: dict[str, str]
+    outcome: str = ""
+
+
+@dataclass
+class Session:
+    writer: asyncio.StreamWriter
+    authenticated: bool = False
+    events: bool = True
+    challenge: str = ""
+
+
+@dataclass
+class SimConfig:
+    queue: str = "hotline"
+    agents: int = 8
+    username: str = "callcenter"
+    secret: str = ""
+    acceleration: float = 1.0
+    seed: int = 0
+    timezone: str = "Europe/Moscow"
+    traffic: TrafficModel = field(default_factory=TrafficModel)
+    generate_traffic: bool = True
+    agent_no_answer: float = 0.02
+    originate_answer_probability: float = 0.8
+    # manager.conf `timestampevents`: on by default so the service measures in simulated seconds.
+    timestamps: bool = True
+
+
+class PbxSimulator:
+    def __init__(self, config: SimConfig, *, start_time: float | None = None) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.zone = ZoneInfo(config.timezone)
+        self.boot = int(start_time if start_time is not None else time.time())
+        self._sim_origin = float(start_time if start_time is not None else time.time())
+        self._real_origin = 0.0
+        self._counter = 0
+        self._channel_counter = 0
+        self.members: dict[str, SimMember] = {}
+        self.waiting: list[SimCaller] = []
+        self.in_call: dict[str, SimCaller] = {}
+        self.completed = 0
+        self.abandoned = 0
+        self.offered = 0
+        self.sessions: list[Session] = []
+        self.originates: list[OriginateRecord] = []
+        self.actions: list[Message] = []
+        self.originate_script: dict[str, deque[str]] = {}
+        self.on_originate: list[Callable[[OriginateRecord], None]] = []
+        self._server: asyncio.Server | None = None
+        self._traffic_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0
+        self.stalled = False
+
+    # -- clock ---------------------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Simulated epoch seconds."""
+        assert self._loop is not None
+        return self._sim_origin + (self._loop.time() - self._real_origin) * self.config.acceleration
+
+    def later(self, sim_seconds: float, callback: Callable[..., None], *args: object) -> asyncio.TimerHandle:
+        assert self._loop is not None
+        return self._loop.call_later(max(0.0, sim_seconds) / self.config.acceleration, callback, *args)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._loop = asyncio.get_running_loop()
+        self._real_origin = self._loop.time()
+        for index in range(1, self.config.agents + 1):
+            self._add_member(f"Local/{index}@agents", f"op{index}", paused=False, emit=False)
+        self._server = await asyncio.start_server(self._session, host, port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        if self.config.generate_traffic:
+            self._traffic_task = asyncio.create_task(self._traffic(), name="sim-traffic")
+        log.info("PBX simulator listening", extra={"host": host, "port": self.port, "agents": self.config.agents})
+        return self.port
+
+    async def stop(self) -> None:
+        if self._traffic_task is not None:
+            self._traffic_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._traffic_task
+        if self._server is not None:
+            self._server.close()
+        self.drop_connections()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+    def drop_connections(self) -> None:
+        """Close every AMI session at once (fault tests: a restarting or unreachable PBX)."""
+        for session in list(self.sessions):
+            session.writer.transport.abort()
+        self.sessions.clear()
+
+    # -- ids -----------------------------------------------------------------------------------------------
+
+    def _uniqueid(self) -> str:
+        uniqueid = f"{self.boot}.{self._counter}"
+        self._counter += 1
+        return uniqueid
+
+    def _local_pair(self, exten: str, context: str) -> str:
+        name = f"Local/{exten}@{context}-{self._channel_counter:08x}"
+        self._channel_counter += 1
+        return name
+
+    # -- events --------------------------------------------------------------------------------------------
+
+    def emit(self, name: str, privilege: str, headers: Iterable[tuple[str, str]]) -> None:
+        stamp = [("Timestamp", f"{self.now():.6f}")] if self.config.timestamps else []
+        data = encode_message(("Event", name), [("Privilege", privilege), *stamp, *headers])
+        for session in list(self.sessions):
+            if session.authenticated and session.events:
+                self._write(session, data)
+
+    def _write(self, session: Session, data: bytes) -> None:
+        transport = session.writer.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_SESSION_BACKLOG:
+            # Asterisk drops a manager session that does not read; so do we.
+            log.warning("simulator: dropping a session that stopped reading")
+            transport.abort()
+            with contextlib.suppress(ValueError):
+                self.sessions.remove(session)
+            return
+        session.writer.write(data)
+
+    @staticmethod
+    def _channel_block(caller: SimCaller, prefix: str = "", context: str = "hotline-queue",
+                       channel: str | None = None, uniqueid: str | None = None, state: tuple[str, str] = ("6", "Up"),
+                       exten: str = "s", priority: str = "4") -> list[tuple[str, str]]:
+        return [
+            (f"{prefix}Channel", channel or caller.channel),
+            (f"{prefix}ChannelState", state[0]),
+            (f"{prefix}ChannelStateDesc", state[1]),
+            (f"{prefix}CallerIDNum", caller.number),
+            (f"{prefix}CallerIDName", caller.name),
+            (f"{prefix}ConnectedLineNum", caller.number),
+            (f"{prefix}ConnectedLineName", caller.name),
+            (f"{prefix}Language", "ru"),
+            (f"{prefix}AccountCode", ""),
+            (f"{prefix}Context", context),
+            (f"{prefix}Exten", exten),
+            (f"{prefix}Priority", priority),
+            (f"{prefix}Uniqueid", uniqueid or caller.uniqueid),
+            (f"{prefix}Linkedid", caller.linkedid),
+        ]
+
+    def _member_block(self, member: SimMember) -> list[tuple[str, str]]:
+        return [
+            ("Queue", self.config.queue), ("MemberName", member.name), ("Interface", member.interface),
+            ("StateInterface", member.interface), ("Membership", "dynamic"), ("Penalty", str(member.penalty)),
+            ("CallsTaken", str(member.calls_taken)), ("LastCall", str(int(member.last_call))),
+            ("LastPause", str(int(member.last_pause))), ("LoginTime", str(int(member.login_time))),
+            ("InCall", "1" if member.in_call else "0"), ("Status", "2" if member.in_call or member.ringing else "1"),
+            ("Paused", "1" if member.paused else "0"), ("PausedReason", member.paused_reason),
+            ("Ringinuse", "0"), ("Wrapuptime", "0"),
+        ]
+
+    def _dest_block(self, caller: SimCaller, member: SimMember, state: tuple[str, str]) -> list[tuple[str, str]]:
+        agent_channel = member.interface.replace("@agents", f"@agents-{self._channel_counter:08x};1")
+        return self._channel_block(caller, "Dest", context="agents", channel=agent_channel,
+                                   uniqueid=f"{caller.uniqueid}-a", state=state, priority="1")
+
+    # -- queue behaviour -----------------------------------------------------------------------------------
+
+    def _add_member(self, interface: str, name: str, paused: bool, emit: bool = True, penalty: int = 0) -> None:
+        member = SimMember(interface, name, paused=paused, login_time=self.now(), penalty=penalty)
+        self.members[interface] = member
+        if emit:
+            self.emit("QueueMemberAdded", "agent,all", self._member_block(member))
+            self._dispatch()
+
+    def caller_arrives(self, number: str | None = None, name: str | None = None,
+                       patience: float | None = None, handle: float | None = None) -> SimCaller:
+        """A caller dials in and joins the queue (the traffic generator and tests call this)."""
+        if number is None or name is None:
+            number, name = caller_identity(self.rng)
+        linkedid = self._uniqueid()
+        uniqueid = self._uniqueid()
+        channel = self._local_pair("s", "hotline-queue") + ";2"
+        caller = SimCaller(uniqueid, linkedid, channel, number, name, self.now(), len(self.waiting) + 1,
+                           handle if handle is not None else self.config.traffic.handle_time(self.rng))
+        self.offered += 1
+        self.emit("Newchannel", "call,all", self._channel_block(caller, context="hotline-queue",
+                                                                 state=("0", "Down"), priority="1"))
+        self.waiting.append(caller)
+        self.emit("QueueCallerJoin", "agent,all", [*self._channel_block(caller), ("Queue", self.config.queue),
+                                                   ("Position", str(len(self.waiting))),
+                                                   ("Count", str(len(self.waiting)))])
+        wait_limit = patience if patience is not None else self.config.traffic.patience(self.rng)
+        caller.patience_timer = self.later(wait_limit, self._abandon, caller)
+        self._dispatch()
+        return caller
+
+    def _free_members(self) -> list[SimMember]:
+        free = [m for m in self.members.values() if not (m.paused or m.in_call or m.ringing)]
+        return sorted(free, key=lambda m: (m.penalty, m.last_call))  # longest idle first
+
+    def _dispatch(self) -> None:
+        """Offer waiting callers, in order, to free operators."""
+        ringing_for = {id(c) for c in self.waiting if c.member is not None}
+        for caller in self.waiting:
+            if id(caller) in ringing_for:
+                continue
+            free = self._free_members()
+            if not free:
+                return
+            member = free[0]
+            member.ringing = True
+            caller.member = member
+            self.emit("AgentCalled", "agent,all", [*self._channel_block(caller),
+                                                   *self._dest_block(caller, member, ("0", "Down")),
+                                                   ("Queue", self.config.queue), ("Interface", member.interface),
+                                                   ("MemberName", member.name)])
+            self.emit("QueueMemberStatus", "agent,all", self._member_block(member))
+            if self.rng.random() < self.config.agent_no_answer:
+                self.later(15.0, self._ring_no_answer, caller, member)
+            else:
+                self.later(RING_SECONDS, self._connect, caller, member)
+
+    def _ring_no_answer(self, caller: SimCaller, member: SimMember) -> None:
+        member.ringing = False
+        if caller.member is not member or caller not in self.waiting:
+            return
+        caller.member = None
+        self.emit("AgentRingNoAnswer", "agent,all", [*self._channel_block(caller),
+                                                     *self._dest_block(caller, member, ("5", "Ringing")),
+                                                     ("Queue", self.config.queue), ("Interface", member.interface),
+                                                     ("MemberName", member.name), ("RingTime", "15000")])
+        self._dispatch()
+
+    def _leave(self, caller: SimCaller) -> int:
+        position = self.waiting.index(caller) + 1
+        self.waiting.remove(caller)
+        if caller.patience_timer is not None:
+            caller.patience_timer.cancel()
+        self.emit("QueueCallerLeave", "agent,all", [*self._channel_block(caller), ("Queue", self.config.queue),
+                                                    ("Position", str(position)), ("Count", str(len(self.waiting)))])
+        return position
+
+    def _connect(self, caller: SimCaller, member: SimMember) -> None:
+        member.ringing = False
+        if caller not in self.waiting or caller.member is not member:
+            self._dispatch()
+            return
+        self._leave(caller)
+        hold = int(self.now() - caller.joined_at)
+        member.in_call = True
+        caller.answered_at = self.now()
+        self.in_call[member.interface] = caller
+        self.emit("AgentConnect", "agent,all", [*self._channel_block(caller),
+                                                *self._dest_block(caller, member, ("6", "Up")),
+                                                ("Queue", self.config.queue), ("Interface", member.interface),
+                                                ("MemberName", member.name), ("HoldTime", str(hold)),
+                                                ("RingTime", str(int(RING_SECONDS)))])
+        self.emit("QueueMemberStatus", "agent,all", self._member_block(member))
+        self.later(caller.handle, self._complete, caller, member, "agent")
+
+    def _complete(self, caller: SimCaller, member: SimMember, reason: str) -> None:
+        if self.in_call.get(member.interface) is not caller:
+            return
+        del self.in_call[member.interface]
+        member.in_call = False
+        member.calls_taken += 1
+        member.last_call = self.now()
+        self.completed += 1
+        hold = int(caller.answered_at - caller.joined_at)
+        talk = int(self.now() - caller.answered_at)
+        self.emit("AgentComplete", "agent,all", [*self._channel_block(caller),
+                                                 *self._dest_block(caller, member, ("6", "Up")),
+                                                 ("Queue", self.config.queue), ("Interface", member.interface),
+                                                 ("MemberName", member.name), ("HoldTime", str(hold)),
+                                                 ("TalkTime", str(talk)), ("Reason", reason)])
+        self.emit("Hangup", "call,all", [*self._channel_block(caller), ("Cause", "16"),
+                                         ("Cause-txt", "Normal Clearing")])
+        self.emit("QueueMemberStatus", "agent,all", self._member_block(member))
+        self._dispatch()
+
+    def _abandon(self, caller: SimCaller) -> None:
+        if caller not in self.waiting:
+            return
+        if caller.member is not None:
+            caller.member.ringing = False
+        self.abandoned += 1
+        position = self.waiting.index(caller) + 1
+        self.emit("Hangup", "call,all", [*self._channel_block(caller), ("Cause", "16"),
+                                         ("Cause-txt", "Normal Clearing")])
+        self.emit("QueueCallerAbandon", "agent,all", [*self._channel_block(caller), ("Queue", self.config.queue),
+                                                      ("Position", str(position)),
+                                                      ("OriginalPosition", str(caller.original_position)),
+                                                      ("HoldTime", str(int(self.now() - caller.joined_at)))])
+        self._leave(caller)
+        self._dispatch()
+
+    async def _traffic(self) -> None:
+        while True:
+            local = datetime.fromtimestamp(self.now(), self.zone)
+            hour = local.hour + local.minute / 60 + local.second / 3600
+            gap = self.config.traffic.next_arrival(self.rng, hour)
+            if gap == float("inf"):
+                return
+            await asyncio.sleep(gap / self.config.acceleration)
+            self.caller_arrives()
+
+    # -- AMI sessions --------------------------------------------------------------------------------------
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(writer)
+        self.sessions.append(session)
+        writer.write(BANNER)
+        splitter = FrameSplitter(expect_banner=False)
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                for frame in splitter.feed(data):
+                    if not self._handle_frame(session, frame):
+                        await writer.drain()
+                        writer.close()
+                        return
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                self.sessions.remove(session)
+            writer.close()
+
+    def _respond(self, session: Session, action: Message, status: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+        if self.stalled:
+            return
+        action_id = action.get("ActionID")
+        out = [("ActionID", action_id)] if action_id else []
+        self._write(session, encode_message(("Response", status), [*out, *headers]))
+
+    def _handle_frame(self, session: Session, frame: bytes) -> bool:
+        """Handle one action; False closes the session."""
+        text = frame.decode("utf-8", "replace")
+        try:
+            headers = [(k, v) for k, _, v in (line.partition(": ") for line in text.split("\r\n") if line)]
+            action = Message("action", headers[0][1], headers) if headers and headers[0][0] == "Action" \
+                else parse_frame(frame)
+        except (MalformedFrame, IndexError):
+            self._write(session, encode_message(("Response", "Error"), [("Message", "Missing action in request")]))
+            return True
+        name = action.name.lower()
+        self.actions.append(action)
+        if name == "challenge":
+            session.challenge = str(self.rng.randrange(10**8, 10**9))
+            self._respond(session, action, "Success", [("Challenge", session.challenge)])
+            return True
+        if name == "login":
+            return self._login(session, action)
+        if not session.authenticated:
+            self._respond(session, action, "Error", [("Message", "Permission denied")])
+            return True
+        handler = getattr(self, f"_action_{name}", None)
+        if handler is None:
+            self._respond(session, action, "Error", [("Message", "Invalid/unknown command")])
+            return True
+        return handler(session, action) is not False
+
+    def _login(self, session: Session, action: Message) -> bool:
+        expected = self.config.secret
+        if (action.get("AuthType") or "").lower() == "md5":
+            digest = hashlib.md5((session.challenge + expected).encode()).hexdigest()  # noqa: S324 - AMI defines it
+            ok = bool(session.challenge) and secrets.compare_digest(action.get("Key") or "", digest)
+        else:
+            ok = secrets.compare_digest(action.get("Secret") or "", expected)
+        ok = ok and action.get("Username") == self.config.username
+        if not ok:
+            self._respond(session, action, "Error", [("Message", "Authentication failed")])
+            return False
+        session.authenticated = True
+        session.events = (action.get("Events") or "on").lower() != "off"
+        self._respond(session, action, "Success", [("Message", "Authentication accepted")])
+        if session.events:
+            self._write(session, encode_message(("Event", "FullyBooted"), [
+                ("Privilege", "system,all"), ("Uptime", str(int(self.now() - self.boot))),
+                ("LastReload", str(int(self.now() - self.boot))), ("Status", "Fully Booted")]))
+        return True
+
+    def _action_logoff(self, session: Session, action: Message) -> bool:
+        self._respond(session, action, "Goodbye", [("Message", "Thanks for all the fish.")])
+        return False
+
+    def _action_ping(self, session: Session, action: Message) -> None:
+        self._respond(session, action, "Success", [("Ping", "Pong"), ("Timestamp", f"{self.now():.6f}")])
+
+    def _list(self, session: Session, action: Message, message: str, items: list[tuple[str, list[tuple[str, str]]]],
+              complete: str) -> None:
+        if self.stalled:
+            return
+        action_id = action.get("ActionID") or ""
+        self._respond(session, action, "Success", [("EventList", "start"), ("Message", message)])
+        for name, headers in items:
+            self._write(session, encode_message(("Event", name), [*headers, ("ActionID", action_id)]))
+        self._write(session, encode_message(("Event", complete), [("ActionID", action_id), ("EventList", "Complete"),
+                                                                  ("ListItems", str(len(items)))]))
+
+    def _action_queuestatus(self, session: Session, action: Message) -> None:
+        wanted = action.get("Queue")
+        items: list[tuple[str, list[tuple[str, str]]]] = []
+        if wanted in (None, "", self.config.queue):
+            q = self.config.queue
+            items.append(("QueueParams", [
+                ("Queue", q), ("Max", "0"), ("Strategy", "rrmemory"), ("Calls", str(len(self.waiting))),
+                ("Holdtime", "0"), ("TalkTime", "0"), ("Completed", str(self.completed)),
+                ("Abandoned", str(self.abandoned)), ("ServiceLevel", "20"), ("ServicelevelPerf", "0.0"),
+                ("ServicelevelPerf2", "0.0"), ("Weight", "0")]))
+            for member in self.members.values():
+                block = dict(self._member_block(member))
+                items.append(("QueueMember", [
+                    ("Queue", q), ("Name", member.name), ("Location", member.interface),
+                    ("StateInterface", member.interface), ("Membership", "dynamic"), ("Penalty", str(member.penalty)),
+                    ("CallsTaken", block["CallsTaken"]), ("LastCall", block["LastCall"]),
+                    ("LastPause", block["LastPause"]), ("LoginTime", block["LoginTime"]),
+                    ("InCall", block["InCall"]), ("Status", block["Status"]), ("Paused", block["Paused"]),
+                    ("PausedReason", member.paused_reason), ("Wrapuptime", "0")]))
+            for position, caller in enumerate(self.waiting, start=1):
+                items.append(("QueueEntry", [
+                    ("Queue", q), ("Position", str(position)), ("Channel", caller.channel),
+                    ("Uniqueid", caller.uniqueid), ("CallerIDNum", caller.number), ("CallerIDName", caller.name),
+                    ("ConnectedLineNum", caller.number), ("ConnectedLineName", caller.name),
+                    ("Wait", str(int(self.now() - caller.joined_at))), ("Priority", "0")]))
+        self._list(session, action, "Queue status will follow", items, "QueueStatusComplete")
+
+    def _action_queuesummary(self, session: Session, action: Message) -> None:
+        items: list[tuple[str, list[tuple[str, str]]]] = []
+        if action.get("Queue") in (None, "", self.config.queue):
+            longest = max((self.now() - c.joined_at for c in self.waiting), default=0)
+            items.append(("QueueSummary", [
+                ("Queue", self.config.queue), ("LoggedIn", str(len(self.members))),
+                ("Available", str(len(self._free_members()))), ("Callers", str(len(self.waiting))),
+                ("HoldTime", "0"), ("TalkTime", "0"), ("LongestHoldTime", str(int(longest)))]))
+        self._list(session, action, "Queue summary will follow", items, "QueueSummaryComplete")
+
+    def _action_coreshowchannels(self, session: Session, action: Message) -> None:
+        items = [("CoreShowChannel", [*self._channel_block(c), ("Application", "Queue"),
+                                      ("ApplicationData", self.config.queue),
+                                      ("Duration", str(int(self.now() - c.joined_at))), ("BridgeId", "")])
+                 for c in [*self.waiting, *self.in_call.values()]]
+        self._list(session, action, "Channels will follow", items, "CoreShowChannelsComplete")
+
+    def _queue_matches(self, session: Session, action: Message) -> bool:
+        queue = action.get("Queue")
+        if queue and queue != self.config.queue:
+            self._respond(session, action, "Error", [("Message", "Unable to add interface to queue: No such queue")])
+            return False
+        return True
+
+    def _action_queueadd(self, session: Session, action: Message) -> None:
+        if not self._queue_matches(session, action):
+            return
+        interface = action.get("Interface") or ""
+        if interface in self.members:
+            self._respond(session, action, "Error", [("Message", "Unable to add interface: Already there")])
+            return
+        self._respond(session, action, "Success", [("Message", "Added interface to queue")])
+        self._add_member(interface, action.get("MemberName") or interface,
+                         paused=(action.get("Paused") or "").lower() in ("true", "1", "yes"),
+                         penalty=int(action.get("Penalty") or 0))
+
+    def _action_queueremove(self, session: Session, action: Message) -> None:
+        member = self.members.get(action.get("Interface") or "")
+        if member is None:
+            self._respond(session, action, "Error", [("Message", "Unable to remove interface: Not there")])
+            return
+        self._respond(session, action, "Success", [("Message", "Removed interface from queue")])
+        del self.members[member.interface]
+        self.emit("QueueMemberRemoved", "agent,all", self._member_block(member))
+
+    def _action_queuepause(self, session: Session, action: Message) -> None:
+        member = self.members.get(action.get("Interface") or "")
+        if member is None:
+            self._respond(session, action, "Error", [("Message", "Interface not found")])
+            return
+        paused = (action.get("Paused") or "").lower() in ("true", "1", "yes")
+        self._respond(session, action, "Success",
+                      [("Message", "Interface paused successfully" if paused else "Interface unpaused successfully")])
+        member.paused = paused
+        member.paused_reason = (action.get("Reason") or "") if paused else ""
+        member.last_pause = self.now() if paused else member.last_pause
+        self.emit("QueueMemberPause", "agent,all", self._member_block(member))
+        if not paused:
+            self._dispatch()
+
+    def _action_userevent(self, session: Session, action: Message) -> None:
+        self._respond(session, action, "Success", [("Message", "Event Sent")])
+        custom = [(k, v) for k, v in action.headers if k not in ("Action", "ActionID", "UserEvent")]
+        self.emit("UserEvent", "user,all", [("UserEvent", action.get("UserEvent") or ""),
+                                            ("ActionID", action.get("ActionID") or ""), *custom])
+
+    def _action_originate(self, session: Session, action: Message) -> None:
+        record = OriginateRecord(self.now(), action.to_dict())
+        self.originates.append(record)
+        for hook in self.on_originate:
+            hook(record)
+        if (action.get("Async") or "").lower() not in ("true", "yes", "1"):
+            self._respond(session, action, "Error", [("Message", "Originate failed")])
+            return
+        self._respond(session, action, "Success", [("Message", "Originate successfully queued")])
+        channel = action.get("Channel") or ""
+        script = self.originate_script.get(channel)
+        if script:
+            outcome = script.popleft()
+        else:
+            outcome = "answer" if self.rng.random() < self.config.originate_answer_probability else "noanswer"
+        record.outcome = outcome
+        self.later(2.0 if outcome != "noanswer" else 30.0, self._originate_result, action, outcome)
+
+    def _originate_result(self, action: Message, outcome: str) -> None:
+        channel = action.get("Channel") or ""
+        answered = outcome == "answer"
+        target = [("Context", action.get("Context") or ""), ("Exten", action.get("Exten") or "")] \
+            if action.get("Context") else [("Application", action.get("Application") or ""),
+                                           ("Data", action.get("Data") or "")]
+        callerid = action.get("CallerID") or ""
+        number = callerid.split("<")[-1].rstrip(">") if "<" in callerid else callerid
+        name = callerid.split("<")[0].strip().strip('"') if "<" in callerid else ""
+        self.emit("OriginateResponse", "call,all", [
+            ("ActionID", action.get("ActionID") or ""), ("Response", "Success" if answered else "Failure"),
+            ("Channel", self._local_pair("x", "o") + ";1" if answered else channel), *target,
+            ("Reason", str(ORIGINATE_REASONS[outcome])),
+            ("Uniqueid", self._uniqueid() if answered else "<unknown>"),
+            ("CallerIDNum", number or "<unknown>"), ("CallerIDName", name or "<unknown>")])

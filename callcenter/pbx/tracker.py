@@ -1,0 +1,488 @@
+"""The hotline queue as Asterisk sees it: a pure state machine fed by AMI messages (no I/O).
+
+What the real Asterisk 22 stream taught (../shared/ami-transcripts/README.md):
+- QueueCallerLeave comes BEFORE AgentConnect; an abandon is QueueCallerAbandon then QueueCallerLeave. So a
+  leave is only an answer if an operator was being rung for that caller; it is settled at AgentConnect.
+- AgentComplete may lack every channel header: it is matched to the call by queue + member interface.
+- QueueMemberStatus' InCall is racy: "on a call" comes from AgentConnect/AgentComplete (or QueueStatus).
+- A client that connects mid-call sees completions of calls it never saw start: they change member state but
+  are not counted (they were answered before this tracker watched, or are already counted).
+- Callers are counted as offered once per Uniqueid per day, so a resync after a reconnect never doubles a
+  count. Callers who vanished during a link gap are settled from QueueParams' Abandoned counter when Asterisk
+  still has the baseline, and otherwise counted as `unknown_outcome`.
+
+Times are epoch seconds supplied by the caller of `apply` (the receive time), or the event's `Timestamp`
+header when the PBX sends one (manager.conf timestampevents), which makes replays exact.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callcenter.hotline.estimate import DEFAULT_HANDLE_SECONDS, AbandonRate, AppQueueEstimate, RunningMean
+from callcenter.pbx.protocol import Message
+
+# Events the tracker acts on; everything else can be skipped unparsed.
+TRACKED_EVENTS = frozenset(
+    {
+        b"QueueCallerJoin", b"QueueCallerLeave", b"QueueCallerAbandon", b"AgentCalled", b"AgentConnect",
+        b"AgentComplete", b"AgentRingNoAnswer", b"AgentDump", b"QueueMemberAdded", b"QueueMemberRemoved",
+        b"QueueMemberPause", b"QueueMemberStatus", b"QueueMemberPenalty", b"QueueParams", b"QueueMember",
+        b"QueueEntry", b"FullyBooted",
+    }
+)
+MEMBER_STATUS = {
+    0: "unknown", 1: "not_in_use", 2: "in_use", 3: "busy", 4: "invalid", 5: "unavailable", 6: "ringing",
+    7: "ring_in_use", 8: "on_hold",
+}
+# Bound on callers remembered as "left, maybe being connected": a leave with no AgentConnect (a race, a
+# transfer) must not grow memory for the whole day.
+MAX_PENDING_CONNECTS = 1000
+
+Change = dict[str, Any]
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+@dataclass
+class Caller:
+    uniqueid: str
+    channel: str
+    callerid: str
+    callername: str
+    position: int
+    joined_at: float
+
+
+@dataclass
+class Member:
+    interface: str
+    name: str
+    status: int = 1
+    paused: bool = False
+    paused_reason: str = ""
+    in_call: bool = False
+    ringing_for: str | None = None
+    calls_taken: int = 0
+    last_call_end: float | None = None
+    logged_in_at: float | None = None
+    penalty: int = 0
+
+    @property
+    def state(self) -> str:
+        """What the dashboard shows: paused, talking, ringing, unavailable or free."""
+        if self.paused:
+            return "paused"
+        if self.in_call:
+            return "talking"
+        if self.ringing_for is not None:
+            return "ringing"
+        if self.status in (4, 5):
+            return "unavailable"
+        return "free"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = self.state
+        data["status_text"] = MEMBER_STATUS.get(self.status, "unknown")
+        return data
+
+
+@dataclass
+class ActiveCall:
+    uniqueid: str | None
+    callerid: str
+    interface: str
+    member_name: str
+    answered_at: float
+    hold_seconds: int
+
+
+@dataclass
+class Counters:
+    day: str
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    exited: int = 0
+    unknown_outcome: int = 0
+    answered_within_threshold: int = 0
+    wait_seconds_answered: float = 0.0
+    wait_seconds_abandoned: float = 0.0
+    longest_wait_answered: float = 0.0
+    completed: int = 0
+    talk_seconds: float = 0.0
+
+
+@dataclass
+class QueueStats:
+    """What the wait estimates learn from: handle time, patience, arrivals; and app_queue's own average."""
+
+    handle: RunningMean = field(default_factory=lambda: RunningMean(DEFAULT_HANDLE_SECONDS))
+    abandon: AbandonRate = field(default_factory=AbandonRate)
+    app_queue: AppQueueEstimate = field(default_factory=AppQueueEstimate)
+    recent_joins: list[float] = field(default_factory=list)
+
+    def joined(self, now: float, window: float = 900.0) -> None:
+        self.recent_joins.append(now)
+        cutoff = now - window
+        if self.recent_joins[0] < cutoff:
+            self.recent_joins = [t for t in self.recent_joins if t >= cutoff]
+
+    def arrival_rate(self, now: float, window: float = 900.0) -> float:
+        """Joins per second over the last `window` seconds."""
+        cutoff = now - window
+        return sum(1 for t in self.recent_joins if t >= cutoff) / window
+
+
+@dataclass
+class QueueState:
+    name: str
+    waiting: list[Caller] = field(default_factory=list)
+    members: dict[str, Member] = field(default_factory=dict)
+    calls: dict[str, ActiveCall] = field(default_factory=dict)  # by member interface
+    counters: Counters = field(default_factory=lambda: Counters(day=""))
+    seen_today: set[str] = field(default_factory=set)
+    pending_connect: OrderedDict[str, Caller] = field(default_factory=OrderedDict)
+    pending_abandon: dict[str, int] = field(default_factory=dict)  # uniqueid -> hold seconds
+    stats: QueueStats = field(default_factory=QueueStats)
+    # Asterisk's own counters at the last QueueStatus, to settle callers lost in a link gap.
+    baseline_abandoned: int | None = None
+    baseline_completed: int | None = None
+    abandoned_since_baseline: int = 0
+
+    def caller(self, uniqueid: str) -> Caller | None:
+        return next((c for c in self.waiting if c.uniqueid == uniqueid), None)
+
+    def renumber(self) -> None:
+        for index, waiting in enumerate(self.waiting, start=1):
+            waiting.position = index
+
+
+class QueueTracker:
+    def __init__(self, timezone: str = "Europe/Moscow", service_level_seconds: int = 20,
+                 queues: Iterable[str] | None = None) -> None:
+        self.zone = ZoneInfo(timezone)
+        self.threshold = service_level_seconds
+        self.only = frozenset(queues) if queues is not None else None
+        self.queues: dict[str, QueueState] = {}
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _day(self, now: float) -> str:
+        return datetime.fromtimestamp(now, self.zone).date().isoformat()
+
+    def queue(self, name: str, now: float) -> QueueState:
+        state = self.queues.get(name)
+        if state is None:
+            state = self.queues[name] = QueueState(name=name, counters=Counters(day=self._day(now)))
+        self._roll_day(state, now)
+        return state
+
+    def _roll_day(self, state: QueueState, now: float) -> None:
+        today = self._day(now)
+        if state.counters.day != today:
+            state.counters = Counters(day=today)
+            # Callers still waiting at midnight stay known, so they are not offered twice.
+            state.seen_today = {c.uniqueid for c in state.waiting}
+
+    def _wanted(self, name: str | None) -> bool:
+        return name is not None and (self.only is None or name in self.only)
+
+    @staticmethod
+    def _time(message: Message, now: float) -> float:
+        stamp = message.get("Timestamp")
+        if stamp:
+            try:
+                return float(stamp)
+            except ValueError:
+                pass
+        return now
+
+    # -- events --------------------------------------------------------------------------------------------
+
+    def apply(self, message: Message, now: float) -> list[Change]:
+        """Fold one event into the state; returns what changed, for live dashboards."""
+        if message.kind != "event":
+            return []
+        handler = getattr(self, f"_on_{message.name}", None)
+        if handler is None:
+            return []
+        if message.name == "FullyBooted":
+            return handler(message, now)  # type: ignore[no-any-return]
+        queue_name = message.get("Queue")
+        if not self._wanted(queue_name):
+            return []
+        assert queue_name is not None
+        return handler(self.queue(queue_name, now), message, self._time(message, now))  # type: ignore[no-any-return]
+
+    def _on_FullyBooted(self, message: Message, now: float) -> list[Change]:
+        # Seen at every login too; an Asterisk restart shows up as counters going down at the next resync.
+        return []
+
+    def _on_QueueCallerJoin(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        uniqueid = m.get("Uniqueid", "")
+        assert uniqueid is not None
+        if q.caller(uniqueid) is not None:
+            return []
+        caller = Caller(uniqueid, m.get("Channel", "") or "", m.get("CallerIDNum", "") or "",
+                        m.get("CallerIDName", "") or "", _int(m.get("Position"), len(q.waiting) + 1), now)
+        index = min(max(caller.position - 1, 0), len(q.waiting))
+        q.waiting.insert(index, caller)
+        q.renumber()
+        if uniqueid not in q.seen_today:
+            q.seen_today.add(uniqueid)
+            q.counters.offered += 1
+        q.stats.joined(now)
+        return [{"type": "caller_joined", "queue": q.name, "caller": asdict(caller)}, self._counters(q)]
+
+    def _on_QueueCallerAbandon(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        uniqueid = m.get("Uniqueid", "") or ""
+        caller = q.caller(uniqueid)
+        hold = _int(m.get("HoldTime"), int(now - caller.joined_at) if caller else 0)
+        q.counters.abandoned += 1
+        q.abandoned_since_baseline += 1
+        q.counters.wait_seconds_abandoned += hold
+        q.stats.abandon.add_wait(hold, abandoned=True)
+        q.pending_abandon[uniqueid] = hold
+        return [self._counters(q)]
+
+    def _on_QueueCallerLeave(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        uniqueid = m.get("Uniqueid", "") or ""
+        caller = q.caller(uniqueid)
+        if caller is None:
+            return []
+        q.waiting.remove(caller)
+        q.renumber()
+        hold = int(now - caller.joined_at)
+        if uniqueid in q.pending_abandon:
+            hold = q.pending_abandon.pop(uniqueid)
+            reason = "abandoned"
+        elif any(member.ringing_for == uniqueid for member in q.members.values()):
+            q.pending_connect[uniqueid] = caller
+            while len(q.pending_connect) > MAX_PENDING_CONNECTS:
+                q.pending_connect.popitem(last=False)
+            reason = "connecting"
+        else:
+            q.counters.exited += 1
+            reason = "exited"
+        return [{"type": "caller_left", "queue": q.name, "uniqueid": uniqueid, "reason": reason,
+                 "hold_seconds": hold}, self._counters(q)]
+
+    def _member(self, q: QueueState, m: Message, now: float) -> Member:
+        interface = m.get("Interface") or m.get("Location") or ""
+        member = q.members.get(interface)
+        if member is None:
+            member = q.members[interface] = Member(interface, m.get("MemberName") or m.get("Name") or interface,
+                                                   logged_in_at=now)
+        return member
+
+    def _member_change(self, q: QueueState, member: Member) -> Change:
+        return {"type": "member", "queue": q.name, "member": member.to_json()}
+
+    def _on_AgentCalled(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        member = self._member(q, m, now)
+        member.ringing_for = m.get("Uniqueid")
+        return [self._member_change(q, member)]
+
+    def _on_AgentRingNoAnswer(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        member = self._member(q, m, now)
+        member.ringing_for = None
+        return [self._member_change(q, member)]
+
+    _on_AgentDump = _on_AgentRingNoAnswer
+
+    def _on_AgentConnect(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        member = self._member(q, m, now)
+        uniqueid = m.get("Uniqueid")
+        caller = q.pending_connect.pop(uniqueid, None) if uniqueid else None
+        if caller is None and uniqueid:
+            # AgentConnect without a preceding leave (not seen in Asterisk 22, but cheap to accept).
+            caller = q.caller(uniqueid)
+            if caller is not None:
+                q.waiting.remove(caller)
+                q.renumber()
+        hold = _int(m.get("HoldTime"), int(now - caller.joined_at) if caller else 0)
+        member.in_call = True
+        member.ringing_for = None
+        q.calls[member.interface] = ActiveCall(uniqueid, m.get("CallerIDNum", "") or "", member.interface,
+                                               member.name, now, hold)
+        if uniqueid and (caller is not None or uniqueid in q.seen_today):
+            q.counters.answered += 1
+            q.counters.wait_seconds_answered += hold
+            q.counters.longest_wait_answered = max(q.counters.longest_wait_answered, hold)
+            if hold <= self.threshold:
+                q.counters.answered_within_threshold += 1
+            q.stats.abandon.add_wait(hold, abandoned=False)
+            q.stats.app_queue.answered(hold)
+        change: Change = {"type": "call_connected", "queue": q.name, "interface": member.interface,
+                          "member_name": member.name, "uniqueid": uniqueid,
+                          "callerid": m.get("CallerIDNum", ""), "hold_seconds": hold}
+        return [change, self._member_change(q, member), self._counters(q)]
+
+    def _on_AgentComplete(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        member = self._member(q, m, now)
+        call = q.calls.pop(member.interface, None)
+        member.in_call = False
+        member.ringing_for = None
+        member.last_call_end = now
+        changes: list[Change] = []
+        if call is not None:
+            member.calls_taken += 1
+            q.counters.completed += 1
+            talk = _int(m.get("TalkTime"), int(now - call.answered_at))
+            q.counters.talk_seconds += talk
+            q.stats.handle.add(talk)
+            changes.append({"type": "call_completed", "queue": q.name, "interface": member.interface,
+                            "uniqueid": call.uniqueid, "talk_seconds": _int(m.get("TalkTime")),
+                            "reason": m.get("Reason", "")})
+        return [*changes, self._member_change(q, member), self._counters(q)]
+
+    def _on_QueueMemberAdded(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        member = self._member(q, m, now)
+        self._member_fields(member, m)
+        return [self._member_change(q, member)]
+
+    def _on_QueueMemberRemoved(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        interface = m.get("Interface") or ""
+        q.members.pop(interface, None)
+        q.calls.pop(interface, None)
+        return [{"type": "member_removed", "queue": q.name, "interface": interface}]
+
+    def _on_QueueMemberPause(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        member = self._member(q, m, now)
+        member.paused = m.get("Paused") == "1"
+        member.paused_reason = m.get("PausedReason") or m.get("Reason") or "" if member.paused else ""
+        return [self._member_change(q, member)]
+
+    def _on_QueueMemberStatus(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        member = self._member(q, m, now)
+        self._member_fields(member, m)
+        return [self._member_change(q, member)]
+
+    _on_QueueMemberPenalty = _on_QueueMemberStatus
+
+    @staticmethod
+    def _member_fields(member: Member, m: Message) -> None:
+        # Not InCall: it is racy in QueueMemberStatus; AgentConnect/AgentComplete say it reliably.
+        member.status = _int(m.get("Status"), member.status)
+        if "Paused" in m:
+            member.paused = m.get("Paused") == "1"
+            member.paused_reason = (m.get("PausedReason") or "") if member.paused else ""
+        member.calls_taken = max(member.calls_taken, _int(m.get("CallsTaken"), member.calls_taken))
+        member.penalty = _int(m.get("Penalty"), member.penalty)
+        name = m.get("MemberName") or m.get("Name")
+        if name:
+            member.name = name
+
+    # QueueStatus items that arrive outside a resync (someone else asked) are ignored: a list result is
+    # folded in whole by `resync`, or the state would flicker between partial lists.
+    def _on_QueueParams(self, q: QueueState, m: Message, now: float) -> list[Change]:
+        return []
+
+    _on_QueueMember = _on_QueueParams
+    _on_QueueEntry = _on_QueueParams
+
+    # -- resync --------------------------------------------------------------------------------------------
+
+    def resync(self, items: Iterable[Message], now: float) -> list[Change]:
+        """Replace the live state with a QueueStatus result (after every (re)connect)."""
+        params: dict[str, Message] = {}
+        members: dict[str, list[Message]] = {}
+        entries: dict[str, list[Message]] = {}
+        for item in items:
+            name = item.get("Queue")
+            if not self._wanted(name):
+                continue
+            assert name is not None
+            if item.name == "QueueParams":
+                params[name] = item
+            elif item.name == "QueueMember":
+                members.setdefault(name, []).append(item)
+            elif item.name == "QueueEntry":
+                entries.setdefault(name, []).append(item)
+        for name in params:
+            q = self.queue(name, now)
+            self._resync_members(q, members.get(name, []), now)
+            self._resync_waiting(q, params[name], entries.get(name, []), now)
+        return [{"type": "resync"}]
+
+    def _resync_members(self, q: QueueState, items: list[Message], now: float) -> None:
+        fresh: dict[str, Member] = {}
+        for item in items:
+            interface = item.get("Location") or item.get("Interface") or ""
+            member = q.members.get(interface) or Member(interface, item.get("Name") or interface)
+            self._member_fields(member, item)
+            member.in_call = item.get("InCall") == "1"
+            if not member.in_call:
+                q.calls.pop(interface, None)
+                member.ringing_for = None
+            login = _int(item.get("LoginTime"))
+            member.logged_in_at = float(login) if login else member.logged_in_at or now
+            fresh[interface] = member
+        for interface in list(q.calls):
+            if interface not in fresh:
+                del q.calls[interface]
+        q.members = fresh
+
+    def _resync_waiting(self, q: QueueState, params: Message, items: list[Message], now: float) -> None:
+        known = {c.uniqueid: c for c in q.waiting}
+        waiting: list[Caller] = []
+        for item in sorted(items, key=lambda i: _int(i.get("Position"))):
+            uniqueid = item.get("Uniqueid") or ""
+            caller = known.pop(uniqueid, None)
+            if caller is None:
+                caller = Caller(uniqueid, item.get("Channel") or "", item.get("CallerIDNum") or "",
+                                item.get("CallerIDName") or "", 0, now - _int(item.get("Wait")))
+            waiting.append(caller)
+            if uniqueid not in q.seen_today:
+                q.seen_today.add(uniqueid)
+                q.counters.offered += 1
+        q.waiting = waiting
+        q.renumber()
+        q.pending_abandon.clear()
+        # Callers who were waiting and are gone: their fate happened while the link was down.
+        vanished = len(known)
+        abandoned_now = _int(params.get("Abandoned"), -1)
+        completed_now = _int(params.get("Completed"), -1)
+        if vanished:
+            gap_abandons = 0
+            if (q.baseline_abandoned is not None and abandoned_now >= q.baseline_abandoned
+                    and q.baseline_completed is not None and completed_now >= q.baseline_completed):
+                gap_abandons = max(0, abandoned_now - q.baseline_abandoned - q.abandoned_since_baseline)
+            settled = min(vanished, gap_abandons)
+            q.counters.abandoned += settled
+            q.counters.unknown_outcome += vanished - settled
+        q.baseline_abandoned = abandoned_now if abandoned_now >= 0 else None
+        q.baseline_completed = completed_now if completed_now >= 0 else None
+        q.abandoned_since_baseline = 0
+
+    # -- output --------------------------------------------------------------------------------------------
+
+    def _counters(self, q: QueueState) -> Change:
+        return {"type": "counters", "queue": q.name, "counters": asdict(q.counters)}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The replay JSON shape (kept stable; more keys are fine)."""
+        return {
+            "queues": {
+                name: {
+                    "waiting": [asdict(c) for c in q.waiting],
+                    "members": [m.to_json() for m in q.members.values()],
+                    "calls": [asdict(c) for c in q.calls.values()],
+                    "counters": asdict(q.counters),
+                }
+                for name, q in sorted(self.queues.items())
+            }
+        }
+

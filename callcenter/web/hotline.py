@@ -1,0 +1,86 @@
+"""The live hotline queue: a JSON snapshot and a WebSocket that pushes changes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from callcenter.hotline.view import queue_view
+from callcenter.pbx.link import PbxLink
+from callcenter.web.errors import ApiError
+from callcenter.web.keys import SETTINGS
+from callcenter.web.openapi import operation
+
+routes = web.RouteTableDef()
+PBX_LINK = web.AppKey("pbx_link", PbxLink)
+
+QUEUE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "connected": {"type": "boolean"},
+        "now": {"type": "number"},
+        "queue": {"type": "object", "description": "waiting callers, members, calls, counters, figures"},
+    },
+}
+
+
+def _link(request: web.Request) -> PbxLink:
+    link = request.app.get(PBX_LINK)
+    if link is None:
+        raise ApiError(503, "no_pbx_link", "this service runs without a PBX link")
+    return link
+
+
+def queue_snapshot(app: web.Application) -> dict[str, Any]:
+    link = app[PBX_LINK]
+    settings = app[SETTINGS]
+    now = link.now()
+    state = link.tracker.queue(link.queue_name, now)
+    return {"connected": link.connected, "now": now,
+            "queue": queue_view(state, now, settings.hotline.service_level_target)}
+
+
+@routes.get("/api/queue")
+@operation("The hotline queue now: waiting callers with estimates, operators, today's figures",
+           tags=["hotline"], responses={200: ("the snapshot", QUEUE_SCHEMA), 503: ("no PBX link", None)})
+async def get_queue(request: web.Request) -> web.Response:
+    _link(request)
+    return web.json_response(queue_snapshot(request.app))
+
+
+@routes.get("/api/queue/stream")
+@operation("WebSocket: a snapshot first, then every change as it happens",
+           tags=["hotline"], description="Messages are JSON: {type: snapshot|caller_joined|caller_left|member|"
+           "call_connected|call_completed|counters|resync, ...}. On resync, reload the snapshot.",
+           responses={101: ("switching to WebSocket", None), 503: ("no PBX link", None)})
+async def queue_stream(request: web.Request) -> web.WebSocketResponse:
+    link = _link(request)
+    ws = web.WebSocketResponse(heartbeat=20.0)
+    await ws.prepare(request)
+    changes = link.feed.listen()
+    try:
+        await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
+
+        async def pump() -> None:
+            while True:
+                change = await changes.get()
+                if change["type"] == "resync":
+                    await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
+                else:
+                    await ws.send_json(change)
+
+        pusher = asyncio.create_task(pump())
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT and message.data == "snapshot":
+                    await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
+        finally:
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await pusher
+    finally:
+        link.feed.forget(changes)
+    return ws
