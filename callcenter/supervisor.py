@@ -163,7 +163,7 @@ class Supervisor:
         lines = [
             "",
             f"  {self.settings.hotline.name} is up.",
-            f"  Dashboard:  {base_url}/",
+            f"  Live queue: {base_url}/api/queue  (WebSocket: {base_url.replace('http', 'ws', 1)}/api/queue/stream)",
             f"  API docs:   {base_url}/api/docs",
             f"  Store:      {store}",
             f"  PBX:        {pbx}",

@@ -1,0 +1,106 @@
+"""`callcenter run` as a user runs it: a subprocess that reaches ready, shows the simulated hotline working,
+and stops cleanly on SIGINT/SIGTERM with no process left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from callcenter.supervisor import free_port
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def wait_ready(base: str, process: subprocess.Popen[bytes], limit: float = 60.0) -> float:
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() - started < limit:
+            assert process.poll() is None, "callcenter run exited during start-up"
+            try:
+                async with session.get(f"{base}/readyz") as response:
+                    if response.status == 200:
+                        return time.monotonic() - started
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("not ready in time")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+async def test_run_reaches_ready_shows_calls_and_stops_cleanly(tmp_path: Path, stop_signal: int) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_") and k != "REDIS_URL"}
+    env.update({
+        "CALLCENTER_HTTP_PORT": str(port),
+        "CALLCENTER_SIMULATOR_PORT": str(free_port()),
+        "CALLCENTER_SIMULATOR_ACCELERATION": "30",
+        "CALLCENTER_SIMULATOR_CALLS_PER_DAY": "20000",
+        "CALLCENTER_REDIS_DATA_DIR": str(tmp_path / "valkey"),
+    })
+    process = subprocess.Popen([sys.executable, "-m", "callcenter", "run"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(base, process)
+        family = descendants(process.pid)
+        assert len(family) >= 5  # valkey wrapper + valkey-server, simulator, server, worker
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{base}/api/queue/stream") as ws:
+            first = await ws.receive_json(timeout=5)
+            assert first["type"] == "snapshot"
+            assert first["connected"] is True
+            assert len(first["queue"]["members"]) == 18
+            seen = set()
+            async with asyncio.timeout(30):
+                while not {"caller_joined", "call_connected"} <= seen:
+                    seen.add((await ws.receive_json())["type"])
+            async with session.get(f"{base}/api/queue") as response:
+                snapshot = await response.json()
+            assert snapshot["queue"]["counters"]["offered"] >= 1
+            assert snapshot["queue"]["counters"]["answered"] >= 1
+        process.send_signal(stop_signal)
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, output.decode()
+        text = output.decode()
+        assert "is up." in text and f"Live queue: {base}/api/queue" in text
+        assert "stopped" in text
+        assert (tmp_path / "valkey" / "appendonly").is_dir(), "the embedded store kept its AOF under var/"
+        left = [pid for pid in family if alive(pid)]
+        assert left == [], f"processes left running: {left}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
