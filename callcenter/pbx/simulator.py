@@ -335,7 +335,6 @@ class PbxSimulator:
                                                 ("Queue", self.config.queue), ("Interface", member.interface),
                                                 ("MemberName", member.name), ("HoldTime", str(hold)),
                                                 ("RingTime", str(int(RING_SECONDS)))])
-        self.emit("QueueMemberStatus", "agent,all", self._member_block(member))
         self.later(caller.handle, self._complete, caller, member, "agent")
 
     def _complete(self, caller: SimCaller, member: SimMember, reason: str) -> None:

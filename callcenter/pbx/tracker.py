@@ -338,7 +338,6 @@ class QueueTracker:
         member.last_call_end = now
         changes: list[Change] = []
         if call is not None:
-            member.calls_taken += 1
             q.counters.completed += 1
             talk = _int(m.get("TalkTime"), int(now - call.answered_at))
             q.counters.talk_seconds += talk
@@ -379,7 +378,8 @@ class QueueTracker:
         if "Paused" in m:
             member.paused = m.get("Paused") == "1"
             member.paused_reason = (m.get("PausedReason") or "") if member.paused else ""
-        member.calls_taken = max(member.calls_taken, _int(m.get("CallsTaken"), member.calls_taken))
+        # Asterisk's own count; it may arrive before or after AgentComplete, so it is never added to ours.
+        member.calls_taken = _int(m.get("CallsTaken"), member.calls_taken)
         member.penalty = _int(m.get("Penalty"), member.penalty)
         name = m.get("MemberName") or m.get("Name")
         if name:
