@@ -22,7 +22,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check callcenter tests benchmarks
+	$(BIN)/ruff check callcenter tests $(wildcard benchmarks)
 	$(BIN)/mypy
 
 check-config: $(STAMP)

@@ -147,6 +147,7 @@ class AmiClient:
         self._closing = False
         self._lost = asyncio.Event()
         self._up = asyncio.Event()
+        self._state_changed = asyncio.Condition()
 
     # -- status for readiness ------------------------------------------------------------------------------
 
@@ -158,6 +159,15 @@ class AmiClient:
     async def wait_connected(self, timeout: float | None = None) -> None:
         async with asyncio.timeout(timeout):
             await self._up.wait()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> None:
+        """Wait until `predicate()` holds, re-checked at every connect and disconnect."""
+        async with asyncio.timeout(timeout), self._state_changed:
+            await self._state_changed.wait_for(predicate)
+
+    async def _notify(self) -> None:
+        async with self._state_changed:
+            self._state_changed.notify_all()
 
     # -- consumers -----------------------------------------------------------------------------------------
 
@@ -212,6 +222,7 @@ class AmiClient:
         for hook in self._connect_hooks:
             await hook(self)
         self._up.set()
+        await self._notify()
 
     async def _login(self) -> None:
         headers = [("Username", self.username)]
@@ -295,6 +306,7 @@ class AmiClient:
             level = logging.INFO if reason == "closed" else logging.WARNING
             log.log(level, "AMI disconnected", extra={"reason": reason})
         self._lost.set()
+        await self._notify()
 
     def _lose(self, reason: str) -> None:
         """Called from the reader/ping tasks: schedule the teardown without awaiting ourselves."""
