@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from callcenter.hotline.estimate import (
+    RING_SECONDS,
+    AbandonRate,
+    AppQueueEstimate,
+    agents_needed,
+    erlang_c,
+    erlang_c_wait,
+    queue_length_wait,
+    service_level,
+)
+
+
+def erlang_c_by_definition(agents: int, load: float) -> float:
+    """The textbook closed form, to check the recurrence against."""
+    top = load**agents / math.factorial(agents) * agents / (agents - load)
+    bottom = sum(load**k / math.factorial(k) for k in range(agents)) + top
+    return top / bottom
+
+
+@pytest.mark.parametrize(("agents", "load"), [(1, 0.5), (5, 3.0), (12, 10.0), (30, 27.5)])
+def test_erlang_c_matches_the_closed_form(agents: int, load: float) -> None:
+    assert erlang_c(agents, load) == pytest.approx(erlang_c_by_definition(agents, load), rel=1e-9)
+
+
+def test_erlang_c_edges() -> None:
+    assert erlang_c(10, 0.0) == 0.0
+    assert erlang_c(10, 10.0) == 1.0
+    assert math.isinf(erlang_c_wait(10, 10 / 180, 180))
+
+
+def test_staffing_for_the_textbook_case() -> None:
+    # 100 calls in 30 minutes, 180 s handle time: 10 Erlangs. The classic table value for 12 operators is a
+    # 44.94 % chance to wait; 80 % within 20 s needs 14 operators (13 reach only 79.6 %).
+    rate = 100 / 1800
+    assert erlang_c(12, 10.0) == pytest.approx(0.4494, abs=1e-4)
+    assert service_level(13, rate, 180, 20) == pytest.approx(0.7956, abs=1e-4)
+    assert agents_needed(rate, 180, 20, 0.8) == 14
+    assert service_level(13, rate, 180, 20) < 0.8 <= service_level(14, rate, 180, 20)
+    assert agents_needed(0.0, 180, 20, 0.8) == 0
+
+
+def test_queue_length_wait_grows_with_position() -> None:
+    waits = [queue_length_wait(k, serving=4, handle_seconds=240) for k in range(1, 6)]
+    assert waits == pytest.approx([60.0, 120.0, 180.0, 240.0, 300.0])  # k * AHT / s
+
+
+def test_abandonment_shortens_the_wait_of_those_further_back() -> None:
+    patient = queue_length_wait(10, serving=4, handle_seconds=240, theta=0.0)
+    impatient = queue_length_wait(10, serving=4, handle_seconds=240, theta=1 / 120)
+    assert patient is not None and impatient is not None
+    assert impatient < patient
+    # By hand: sum over j=0..9 of 1/(4/240 + j/120).
+    assert impatient == pytest.approx(sum(1 / (4 / 240 + j / 120) for j in range(10)))
+
+
+def test_free_operators_take_the_first_callers_at_once() -> None:
+    assert queue_length_wait(2, serving=3, handle_seconds=240, free_operators=2) == RING_SECONDS
+    assert queue_length_wait(3, serving=3, handle_seconds=240, free_operators=2) == pytest.approx(80.0)
+    assert queue_length_wait(1, serving=0, handle_seconds=240) is None
+    with pytest.raises(ValueError, match="positions start at 1"):
+        queue_length_wait(0, serving=1, handle_seconds=1)
+
+
+def test_abandon_rate_estimator() -> None:
+    rate = AbandonRate()
+    assert rate.theta == 0.0
+    rate.add_wait(100, abandoned=True)
+    rate.add_wait(300, abandoned=False)
+    assert rate.theta == pytest.approx(1 / 400)
+
+
+def test_app_queue_estimate_is_the_same_for_every_position() -> None:
+    estimate = AppQueueEstimate()
+    for hold in (40, 80, 120):
+        estimate.answered(hold)
+    assert estimate.holdtime == pytest.approx(((0 * 3 + 40) / 4 * 3 + 80) / 4 * 3 / 4 + 120 / 4)
+    assert estimate.estimate(1) == estimate.estimate(12)
