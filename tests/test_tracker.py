@@ -19,10 +19,11 @@ def item(name: str, **headers: str) -> Message:
     return Message("event", name, [("Event", name), ("Queue", "hotline"), *headers.items()])
 
 
-def join(tracker: QueueTracker, uid: str, at: float, position: int = 0) -> None:
+def join(tracker: QueueTracker, uid: str, at: float) -> None:
+    queue = tracker.queues.get("hotline")
+    position = len(queue.waiting) + 1 if queue else 1
     tracker.apply(event("QueueCallerJoin", Uniqueid=uid, CallerIDNum=f"555{uid}", Channel=f"c{uid}",
-                        Position=str(position or len(tracker.queues.get("hotline", None) and
-                                                     tracker.queues["hotline"].waiting or []) + 1)), at)
+                        Position=str(position)), at)
 
 
 def test_positions_close_up_when_someone_ahead_leaves() -> None:
