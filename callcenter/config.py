@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -67,6 +68,13 @@ class AmiSettings:
 
 
 @dataclass(frozen=True)
+class IvrSettings:
+    allowed_addresses: list[str] = setting(["127.0.0.1", "::1"],
+                                           "PBX addresses that may call /api/ivr/* without a token")
+    token: str = setting("", "set CALLCENTER_IVR_TOKEN in the environment (and in Asterisk's)", secret=True)
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     url: str = setting("", "redis://host:port/db; empty starts the embedded Valkey server")
     data_dir: str = setting("var/valkey", "where the embedded server keeps its AOF and RDB files")
@@ -103,6 +111,7 @@ class Settings:
     hotline: HotlineSettings = field(default_factory=HotlineSettings)
     hours: HoursSettings = field(default_factory=HoursSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
+    ivr: IvrSettings = field(default_factory=IvrSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
@@ -258,6 +267,12 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     check("redis.url", settings.redis.url == "" or
           settings.redis.url.startswith(("redis://", "rediss://", "unix://")),
           f"'{settings.redis.url}' is not a Redis URL", "redis://127.0.0.1:6379/0, or empty for embedded")
+    for address in settings.ivr.allowed_addresses:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            problems.append(ConfigProblem("ivr.allowed_addresses", f"'{address}' is not an address or network",
+                                          "e.g. 10.0.0.5 or 10.0.0.0/24"))
     check("http.max_body_bytes", settings.http.max_body_bytes > 0, "must be positive", "e.g. 65536")
     check("simulator.agents", settings.simulator.agents >= 0, "must not be negative", "e.g. 8")
     check("simulator.calls_per_day", settings.simulator.calls_per_day >= 0, "must not be negative",

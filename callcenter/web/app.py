@@ -10,7 +10,7 @@ from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.metrics import create_registry, metrics_middleware
 from callcenter.storage import connect
-from callcenter.web import docs, health, hotline
+from callcenter.web import docs, health, hotline, ivr
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 
@@ -55,4 +55,5 @@ def create_app(
     app.add_routes(health.routes)
     app.add_routes(docs.routes)
     app.add_routes(hotline.routes)
+    app.add_routes(ivr.routes)
     return app

@@ -1,0 +1,81 @@
+"""Answers for the Asterisk dialplan (CURL): `key=value&key=value`, read with the Gosub cc-lib,get.
+
+Accepted from the configured PBX addresses, or with the shared token in `X-IVR-Token`. Values never contain
+`&` or `=` (they are URL-encoded), so the dialplan's CUT-based reader cannot be confused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import math
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from aiohttp import web
+
+from callcenter.hotline.view import queue_view
+from callcenter.web.errors import ApiError
+from callcenter.web.hotline import PBX_LINK
+from callcenter.web.keys import HOURS, SETTINGS
+from callcenter.web.openapi import QueryParam, operation
+
+routes = web.RouteTableDef()
+IVR_TEXT = {"type": "string", "description": "key=value pairs joined by &"}
+
+
+def dialplan_answer(**values: object) -> web.Response:
+    body = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in values.items() if value is not None)
+    return web.Response(text=body, content_type="text/plain")
+
+
+def check_ivr_access(request: web.Request) -> None:
+    settings = request.app[SETTINGS].ivr
+    token = request.headers.get("X-IVR-Token", "")
+    if settings.token and token and hmac.compare_digest(token.encode(), settings.token.encode()):
+        return
+    remote = request.remote or ""
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        address = None
+    if address is not None and any(address in ipaddress.ip_network(allowed, strict=False)
+                                   for allowed in settings.allowed_addresses):
+        return
+    raise ApiError(403, "not_a_pbx", "IVR endpoints answer the PBX only: call from an allowed address or "
+                                     "send the X-IVR-Token header")
+
+
+@routes.get("/api/ivr/hours")
+@operation("For the dialplan: open now? next opening and closing (epoch seconds)", tags=["ivr"],
+           response_content_type="text/plain",
+           responses={200: ("open=1|0&opens_at=EPOCH&closes_at=EPOCH", IVR_TEXT), 403: ("not the PBX", None)})
+async def ivr_hours(request: web.Request) -> web.Response:
+    check_ivr_access(request)
+    hours = request.app[HOURS]
+    link = request.app.get(PBX_LINK)
+    now = datetime.fromtimestamp(link.now() if link else datetime.now(UTC).timestamp(), UTC)
+    closing = hours.closing_time(now)
+    opening = hours.next_opening(now)
+    return dialplan_answer(open=int(closing is not None),
+                           opens_at=int(opening.timestamp()) if opening else None,
+                           closes_at=int(closing.timestamp()) if closing else None)
+
+
+@routes.get("/api/ivr/wait")
+@operation("For the dialplan: the estimated wait of a caller about to join the queue", tags=["ivr"],
+           response_content_type="text/plain",
+           query=(QueryParam("uniqueid", "the call's Asterisk Uniqueid"),),
+           responses={200: ("result=ok&position=N&minutes=M (minutes absent when no operator serves)", IVR_TEXT),
+                      403: ("not the PBX", None)})
+async def ivr_wait(request: web.Request) -> web.Response:
+    check_ivr_access(request)
+    link = request.app.get(PBX_LINK)
+    if link is None or not link.connected:
+        return dialplan_answer(result="unavailable")
+    now = link.now()
+    view = queue_view(link.tracker.queue(link.queue_name, now), now,
+                      request.app[SETTINGS].hotline.service_level_target)
+    estimate = view["figures"]["new_caller_estimate_seconds"]
+    return dialplan_answer(result="ok", position=view["figures"]["waiting"] + 1,
+                           minutes=None if estimate is None else max(1, math.ceil(estimate / 60)))

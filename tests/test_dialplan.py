@@ -1,0 +1,160 @@
+"""The Asterisk files parsed the way Asterisk reads them: every jump lands somewhere that exists."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+APPLICATIONS = {
+    "Answer", "Background", "Dial", "EndWhile", "ExecIf", "Gosub", "Goto", "GotoIf", "Hangup", "NoOp", "Playback",
+    "Queue", "Read", "Return", "SayDigits", "SayNumber", "SayUnixTime", "Set", "UserEvent", "Wait", "WaitExten",
+    "While", "Ringing",
+}
+# Contexts the service names in its AMI Originates (callbacks) and queue member interfaces.
+SERVICE_CONTEXTS = {"agents", "callback-operator-first", "callback-resident-first", "callback-placeholder"}
+
+
+@dataclass
+class Context:
+    extensions: dict[str, set[str]] = field(default_factory=dict)  # exten -> priorities/labels
+    includes: list[str] = field(default_factory=list)
+
+
+def parse(path: Path) -> tuple[dict[str, Context], list[tuple[int, str, str, str]]]:
+    """Contexts with their extensions and labels, and (line, context, application, args) for every step."""
+    contexts: dict[str, Context] = {}
+    steps: list[tuple[int, str, str, str]] = []
+    current: str | None = None
+    exten: str | None = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split(";", 1)[0].strip() if not raw.lstrip().startswith(";") else ""
+        if not line:
+            continue
+        if section := re.fullmatch(r"\[([\w-]+)\](\(.*\))?", line):
+            current = section.group(1)
+            contexts[current] = Context()
+            continue
+        assert current is not None, f"line {number} outside a context"
+        if include := re.fullmatch(r"include\s*=>\s*([\w-]+)", line):
+            contexts[current].includes.append(include.group(1))
+            continue
+        step = re.fullmatch(r"(exten|same)\s*=>\s*(?:([^,]+),)?(\w+)(?:\(([\w-]+)\))?,(\w+)\((.*)\)", line)
+        if current in ("general", "globals"):
+            assert "=" in line, f"line {number}: {line}"
+            continue
+        assert step, f"line {number} is not an extension step: {line}"
+        kind, name, priority, label, app, args = step.groups()
+        if kind == "exten":
+            exten = name
+            assert priority == "1" or exten in contexts[current].extensions, f"line {number}: first priority"
+        assert exten is not None, f"line {number}: 'same' before any 'exten'"
+        marks = contexts[current].extensions.setdefault(exten, set())
+        marks.add("1" if priority == "1" else "n")
+        if label:
+            marks.add(label)
+        assert args.count("(") == args.count(")"), f"line {number}: unbalanced parentheses"
+        steps.append((number, current, app, args))
+    return contexts, steps
+
+
+def exten_matches(pattern: str, exten: str) -> bool:
+    if pattern == exten:
+        return True
+    if not pattern.startswith("_"):
+        return False
+    regex = ""
+    for ch in pattern[1:]:
+        regex += {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}.get(ch, re.escape(ch))
+    return re.fullmatch(regex, exten) is not None
+
+
+def resolve(contexts: dict[str, Context], context: str, exten: str, priority: str, where: str) -> None:
+    assert context in contexts, f"{where}: no context [{context}]"
+    if "$" in exten:
+        return  # a variable extension: the context is all that can be checked
+    matches = [p for p in contexts[context].extensions if exten_matches(p, exten)]
+    assert matches, f"{where}: no extension {exten} in [{context}]"
+    if "$" not in priority:
+        assert any(priority in contexts[context].extensions[p] for p in matches), \
+            f"{where}: no priority/label {priority} at {exten}@{context}"
+
+
+def targets(app: str, args: str) -> list[str]:
+    """Jump targets of Goto/Gosub args, and both branches of GotoIf."""
+    if app == "GotoIf":
+        branches = args.split("?", 1)[1]
+        return [b for b in branches.split(":") if b]
+    return [args]
+
+
+CONTEXTS, STEPS = parse(REPO / "dialplans" / "extensions.conf")
+
+
+def test_every_application_is_an_asterisk_application() -> None:
+    unknown = {(n, app) for n, _, app, _ in STEPS if app not in APPLICATIONS}
+    assert not unknown
+
+
+@pytest.mark.parametrize(("number", "context", "app", "args"),
+                         [s for s in STEPS if s[2] in ("Goto", "GotoIf", "Gosub")])
+def test_every_jump_lands_on_an_existing_step(number: int, context: str, app: str, args: str) -> None:
+    for target in targets(app, args if app != "Gosub" else re.sub(r"\(.*\)$", "", args)):
+        parts = [p.strip() for p in target.split(",")]
+        if len(parts) == 3:
+            resolve(CONTEXTS, parts[0], parts[1], parts[2], f"line {number}")
+        elif len(parts) == 2:
+            resolve(CONTEXTS, context, parts[0], parts[1], f"line {number}")
+        else:  # a label in the same extension
+            labels = set().union(*CONTEXTS[context].extensions.values())
+            assert parts[0] in labels, f"line {number}: no label {parts[0]} in [{context}]"
+
+
+def test_jumps_inside_expressions_too() -> None:
+    # ExecIf(...?Return(...)) and friends carry no jumps; GotoIf with labels only is covered above.
+    assert any(app == "GotoIf" for _, _, app, _ in STEPS)
+
+
+def test_includes_and_contexts_named_elsewhere_exist() -> None:
+    for context in CONTEXTS.values():
+        for included in context.includes:
+            assert included in CONTEXTS
+    named = set(SERVICE_CONTEXTS)
+    for conf in ("queues.conf", "pjsip.conf"):
+        text = (REPO / "config" / conf).read_text(encoding="utf-8")
+        named |= set(re.findall(r"^context\s*=\s*([\w-]+)", text, re.MULTILINE))
+    missing = named - set(CONTEXTS)
+    assert not missing
+    assert {"hotline-queue-exit", "operators", "hotline-inbound"} <= named
+
+
+def test_the_menu_offers_the_four_choices_and_the_queue_exit_key() -> None:
+    assert {"1", "2", "3", "4", "t", "i"} <= set(CONTEXTS["hotline-ivr"].extensions)
+    assert "2" in CONTEXTS["hotline-queue-exit"].extensions
+
+
+def test_the_checker_catches_a_broken_jump(tmp_path: Path) -> None:
+    broken = tmp_path / "extensions.conf"
+    broken.write_text("[a]\nexten => s,1,Goto(b,s,1)\n", encoding="utf-8")
+    contexts, _ = parse(broken)
+    with pytest.raises(AssertionError, match=r"no context \[b\]"):
+        resolve(contexts, "b", "s", "1", "line 2")
+
+
+@pytest.mark.parametrize("conf", ["manager.conf", "queues.conf", "pjsip.conf"])
+def test_sample_configs_parse_and_hold_no_secrets(conf: str) -> None:
+    text = (REPO / "config" / conf).read_text(encoding="utf-8")
+    parser = configparser.ConfigParser(strict=False, comment_prefixes=(";",), inline_comment_prefixes=(";",),
+                                       delimiters=("=", "=>"), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    # pjsip.conf repeats a section name for different object types, as Asterisk allows.
+    parser.read_string(re.sub(r"^\[([\w-]+)\]\((.*?)\)", r"[\1]", text, flags=re.MULTILINE))
+    for section in parser.sections():
+        for key in ("secret", "password"):
+            if parser.has_option(section, key):
+                assert parser.get(section, key) == "CHANGE_ME"

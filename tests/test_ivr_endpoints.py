@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import unquote
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from callcenter.config import Settings
+from callcenter.pbx.simulator import PbxSimulator, SimConfig
+from callcenter.server import build_service
+from callcenter.web.app import create_app
+from callcenter.web.hotline import PBX_LINK
+
+
+def dialplan_get(answer: str, key: str) -> str:
+    """What [cc-lib] get does: CUT the answer on '&', then each pair on '='."""
+    for pair in answer.split("&"):
+        name, _, value = pair.partition("=")
+        if name == key:
+            return unquote(value)
+    return ""
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[PbxSimulator]:
+    sim = PbxSimulator(SimConfig(agents=1, secret="s", generate_traffic=False, agent_no_answer=0.0,
+                                 acceleration=20))
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+async def start(app: object) -> TestClient:
+    client = TestClient(TestServer(app))  # type: ignore[arg-type]
+    await client.start_server()
+    return client
+
+
+async def test_hours_answer_for_the_dialplan(settings: Settings) -> None:
+    client = await start(create_app(settings, redis_url=settings.redis.url))
+    try:
+        response = await client.get("/api/ivr/hours")
+        assert response.status == 200
+        answer = await response.text()
+        assert dialplan_get(answer, "open") in {"0", "1"}
+        opens_at = int(dialplan_get(answer, "opens_at"))
+        if dialplan_get(answer, "open") == "1":
+            assert int(dialplan_get(answer, "closes_at")) < opens_at
+        else:
+            assert dialplan_get(answer, "closes_at") == ""
+    finally:
+        await client.close()
+
+
+async def test_wait_for_a_new_caller_depends_on_the_queue(settings: Settings, simulator: PbxSimulator) -> None:
+    configured = settings.replace("ami", host="127.0.0.1", port=simulator.port, secret="s")
+    client = await start(build_service(configured))
+    link = client.app[PBX_LINK]
+    try:
+        await link.client.wait_until(lambda: link.resyncs >= 1, 5)
+        empty = await (await client.get("/api/ivr/wait", params={"uniqueid": "1.1"})).text()
+        assert dialplan_get(empty, "result") == "ok"
+        assert dialplan_get(empty, "position") == "1"
+        changes = link.feed.listen()
+        for index in range(4):
+            simulator.caller_arrives(f"555{index}", "x", patience=10_000, handle=10_000)
+        seen: list[str] = []
+        while seen.count("caller_joined") < 4 or "call_connected" not in seen:
+            seen.append((await changes.get())["type"])
+        busy = await (await client.get("/api/ivr/wait")).text()
+        assert dialplan_get(busy, "position") == "4"  # one talking, three waiting, the new caller is fourth
+        assert int(dialplan_get(busy, "minutes")) > int(dialplan_get(empty, "minutes"))
+    finally:
+        await client.close()
+
+
+async def test_ivr_endpoints_refuse_strangers_and_accept_the_token(settings: Settings) -> None:
+    locked = settings.replace("ivr", allowed_addresses=["10.9.9.9"], token="tok-123")
+    client = await start(create_app(locked, redis_url=settings.redis.url))
+    try:
+        refused = await client.get("/api/ivr/hours")
+        assert refused.status == 403
+        assert (await refused.json())["error"] == "not_a_pbx"
+        wrong = await client.get("/api/ivr/hours", headers={"X-IVR-Token": "nope"})
+        assert wrong.status == 403
+        ok = await client.get("/api/ivr/hours", headers={"X-IVR-Token": "tok-123"})
+        assert ok.status == 200
+        no_link = await client.get("/api/ivr/wait", headers={"X-IVR-Token": "tok-123"})
+        assert dialplan_get(await no_link.text(), "result") == "unavailable"
+    finally:
+        await client.close()
