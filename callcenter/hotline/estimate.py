@@ -23,8 +23,12 @@ operators needed to meet a service level.
 
 from __future__ import annotations
 
+import heapq
 import math
+import random
+import statistics
 from dataclasses import dataclass
+from statistics import NormalDist
 
 DEFAULT_HANDLE_SECONDS = 240.0
 # Time for a free operator's phone to be rung and answered when a caller is handed over.
@@ -129,3 +133,64 @@ class AppQueueEstimate:
 
     def estimate(self, position: int) -> float:
         return self.holdtime
+
+
+@dataclass
+class LogNormalFit:
+    """Running fit of call lengths on a log scale (Welford), starting from a prior worth `prior_weight` calls."""
+
+    mu: float = math.log(DEFAULT_HANDLE_SECONDS) - 0.18
+    sigma: float = 0.6
+    count: float = 20.0
+    _m2: float = 20.0 * 0.36
+
+    def add(self, seconds: float, window: float = 500.0) -> None:
+        value = math.log(max(seconds, 1.0))
+        # A bounded effective count keeps the fit following the day (forgetting old calls slowly).
+        self.count = min(self.count + 1, window)
+        delta = value - self.mu
+        self.mu += delta / self.count
+        self._m2 = self._m2 * (1 - 1 / self.count) + delta * (value - self.mu)
+        self.sigma = max(0.05, math.sqrt(self._m2 / max(self.count - 1, 1)))
+
+
+_NORMAL = NormalDist()
+
+
+def _residual(rng: random.Random, fit: LogNormalFit, elapsed: float) -> float:
+    """A remaining call time, given the call has lasted `elapsed` seconds already."""
+    if elapsed <= 0:
+        return rng.lognormvariate(fit.mu, fit.sigma)
+    floor = _NORMAL.cdf((math.log(elapsed) - fit.mu) / fit.sigma)
+    if floor >= 0.999999:
+        return rng.expovariate(1 / max(1.0, elapsed * 0.1))  # far in the tail: ends "soon", roughly
+    quantile = floor + (1 - floor) * rng.random()
+    return max(0.0, math.exp(fit.mu + fit.sigma * _NORMAL.inv_cdf(min(quantile, 0.999999))) - elapsed)
+
+
+def simulated_waits(busy_elapsed: list[float], free_operators: int, waiting: int, fit: LogNormalFit,
+                    theta: float, ring_seconds: float, samples: int = 200, seed: int = 0) -> list[float]:
+    """Median remaining wait for positions 1..waiting.
+
+    Each sample plays the queue forward: busy operators finish after a remaining time drawn given how long
+    their call has lasted (log-normal, conditioned), free ones at once; callers in order take the first
+    operator free, each caller ahead may give up first (exponential patience, rate theta) and then takes no
+    operator. The median over samples is the estimate (it minimises the absolute error).
+    """
+    if waiting <= 0:
+        return []
+    operators = len(busy_elapsed) + free_operators
+    if operators == 0:
+        return [math.inf] * waiting
+    rng = random.Random(seed)
+    draws: list[list[float]] = [[] for _ in range(waiting)]
+    for _ in range(samples):
+        free_at = [_residual(rng, fit, e) for e in busy_elapsed] + [0.0] * free_operators
+        heapq.heapify(free_at)
+        for position in range(waiting):
+            start = free_at[0]
+            draws[position].append(start + ring_seconds)
+            gives_up_at = rng.expovariate(theta) if theta > 0 else math.inf
+            if gives_up_at >= start:
+                heapq.heapreplace(free_at, start + ring_seconds + rng.lognormvariate(fit.mu, fit.sigma))
+    return [statistics.median(values) for values in draws]

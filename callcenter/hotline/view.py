@@ -9,24 +9,53 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from callcenter.hotline.estimate import erlang_c_wait, queue_length_wait
+from callcenter.hotline.estimate import erlang_c_wait, queue_length_wait, simulated_waits
 from callcenter.pbx.tracker import QueueState
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def serving_and_free(q: QueueState) -> tuple[int, int]:
+    """Operators taking calls (not paused, not unavailable) and those of them free right now."""
+    members = q.members.values()
+    serving = sum(1 for m in members if not m.paused and m.state != "unavailable")
+    return serving, sum(1 for m in members if m.state == "free")
+
+
+def caller_estimate(position: int, serving: int, free: int, handle: float, theta: float) -> float | None:
+    """The closed-form queue-length estimate. Free operators take the first callers at once; those behind
+    wait for completions by every serving operator, since all of them are busy by then."""
+    return queue_length_wait(position, serving, handle, theta, free_operators=free)
+
+
+def position_estimates(q: QueueState, now: float, positions: int) -> list[float | None]:
+    """Estimated remaining wait for positions 1..positions, from the calls in progress (how long each has
+    lasted), the fitted call-length distribution, the abandonment rate and the learnt ring time."""
+    serving, _ = serving_and_free(q)
+    busy = [max(0.0, now - call.answered_at) for call in q.calls.values()]
+    available = max(0, serving - len(busy))  # free and ringing operators: the first callers take them
+    if serving == 0:
+        return [None] * positions
+    waits = simulated_waits(busy, available, positions, q.stats.handle_fit, q.stats.abandon.theta,
+                            q.stats.ring.value)
+    return [None if math.isinf(w) else w for w in waits]
+
+
 def queue_view(q: QueueState, now: float, service_level_target: float) -> dict[str, Any]:
     counters = q.counters
     members = list(q.members.values())
-    serving = sum(1 for m in members if not m.paused and m.state != "unavailable")
-    free = sum(1 for m in members if m.state == "free")
+    serving, free = serving_and_free(q)
     handle = q.stats.handle.value
     theta = q.stats.abandon.theta
     waiting = []
-    for caller in q.waiting:
-        estimate = queue_length_wait(caller.position, serving - free, handle, theta, free_operators=free)
+    estimates = position_estimates(q, now, len(q.waiting) + 1)
+    for caller, estimate in zip(q.waiting, estimates, strict=False):
         waiting.append({
             **asdict(caller),
             "waited_seconds": max(0.0, round(now - caller.joined_at, 1)),
@@ -34,7 +63,7 @@ def queue_view(q: QueueState, now: float, service_level_target: float) -> dict[s
             "app_queue_estimate_seconds": round(q.stats.app_queue.holdtime, 1),
         })
     settled = counters.answered + counters.abandoned
-    new_caller = queue_length_wait(len(q.waiting) + 1, serving - free, handle, theta, free_operators=free)
+    new_caller = estimates[-1]
     erlang = erlang_c_wait(serving, q.stats.arrival_rate(now), handle)
     return {
         "name": q.name,
@@ -58,6 +87,8 @@ def queue_view(q: QueueState, now: float, service_level_target: float) -> dict[s
             "abandon_rate_per_second": round(theta, 6),
             "arrivals_per_hour": round(q.stats.arrival_rate(now) * 3600, 1),
             "new_caller_estimate_seconds": None if new_caller is None else round(new_caller, 1),
+            "new_caller_queue_length_estimate_seconds": _round(caller_estimate(len(q.waiting) + 1, serving, free,
+                                                                               handle, theta)),
             "erlang_c_wait_seconds": None if math.isinf(erlang) else round(erlang, 1),
         },
     }

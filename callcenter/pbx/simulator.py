@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from callcenter.pbx.clock import Clock, Handle, LoopClock
 from callcenter.pbx.protocol import FrameSplitter, MalformedFrame, Message, encode_message, parse_frame
 from callcenter.pbx.traffic import TrafficModel, caller_identity
 
@@ -63,7 +64,7 @@ class SimCaller:
     joined_at: float
     original_position: int
     handle: float
-    patience_timer: asyncio.TimerHandle | None = None
+    patience_timer: Handle | None = None
     member: SimMember | None = None
     answered_at: float = 0.0
 
@@ -103,13 +104,15 @@ class SimConfig:
 
 
 class PbxSimulator:
-    def __init__(self, config: SimConfig, *, start_time: float | None = None) -> None:
+    def __init__(self, config: SimConfig, *, start_time: float | None = None, clock: Clock | None = None) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
         self.zone = ZoneInfo(config.timezone)
-        self.boot = int(start_time if start_time is not None else time.time())
-        self._sim_origin = float(start_time if start_time is not None else time.time())
-        self._real_origin = 0.0
+        origin = float(start_time if start_time is not None else time.time())
+        self.boot = int(origin)
+        self.clock: Clock = clock or LoopClock(origin, config.acceleration)
+        # Every event as a Message, for in-process observers (benchmarks, simulations) that need no socket.
+        self.event_hooks: list[Callable[[Message], None]] = []
         self._counter = 0
         self._channel_counter = 0
         self.members: dict[str, SimMember] = {}
@@ -124,8 +127,7 @@ class PbxSimulator:
         self.originate_script: dict[str, deque[str]] = {}
         self.on_originate: list[Callable[[OriginateRecord], None]] = []
         self._server: asyncio.Server | None = None
-        self._traffic_task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._traffic_timer: Handle | None = None
         self.port = 0
         self.stalled = False
 
@@ -133,32 +135,32 @@ class PbxSimulator:
 
     def now(self) -> float:
         """Simulated epoch seconds."""
-        assert self._loop is not None
-        return self._sim_origin + (self._loop.time() - self._real_origin) * self.config.acceleration
+        return self.clock.now()
 
-    def later(self, sim_seconds: float, callback: Callable[..., None], *args: object) -> asyncio.TimerHandle:
-        assert self._loop is not None
-        return self._loop.call_later(max(0.0, sim_seconds) / self.config.acceleration, callback, *args)
+    def later(self, sim_seconds: float, callback: Callable[..., None], *args: object) -> Handle:
+        return self.clock.later(sim_seconds, callback, *args)
+
+    def open_day(self) -> None:
+        """Log the operators in and start the traffic; `start` does this, a virtual-clock run calls it."""
+        for index in range(1, self.config.agents + 1):
+            self._add_member(f"Local/{index}@agents", f"op{index}", paused=False)
+        if self.config.generate_traffic:
+            self._schedule_arrival()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._loop = asyncio.get_running_loop()
-        self._real_origin = self._loop.time()
-        for index in range(1, self.config.agents + 1):
-            self._add_member(f"Local/{index}@agents", f"op{index}", paused=False, emit=False)
+        if isinstance(self.clock, LoopClock):
+            self.clock.attach(asyncio.get_running_loop())
+        self.open_day()
         self._server = await asyncio.start_server(self._session, host, port)
         self.port = self._server.sockets[0].getsockname()[1]
-        if self.config.generate_traffic:
-            self._traffic_task = asyncio.create_task(self._traffic(), name="sim-traffic")
         log.info("PBX simulator listening", extra={"host": host, "port": self.port, "agents": self.config.agents})
         return self.port
 
     async def stop(self) -> None:
-        if self._traffic_task is not None:
-            self._traffic_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._traffic_task
+        if self._traffic_timer is not None:
+            self._traffic_timer.cancel()
         if self._server is not None:
             self._server.close()
         self.drop_connections()
@@ -188,7 +190,14 @@ class PbxSimulator:
 
     def emit(self, name: str, privilege: str, headers: Iterable[tuple[str, str]]) -> None:
         stamp = [("Timestamp", f"{self.now():.6f}")] if self.config.timestamps else []
-        data = encode_message(("Event", name), [("Privilege", privilege), *stamp, *headers])
+        all_headers = [("Privilege", privilege), *stamp, *headers]
+        if self.event_hooks:
+            message = Message("event", name, [("Event", name), *all_headers])
+            for hook in self.event_hooks:
+                hook(message)
+        if not self.sessions:
+            return
+        data = encode_message(("Event", name), all_headers)
         for session in list(self.sessions):
             if session.authenticated and session.events:
                 self._write(session, data)
@@ -373,15 +382,16 @@ class PbxSimulator:
         self._leave(caller)
         self._dispatch()
 
-    async def _traffic(self) -> None:
-        while True:
-            local = datetime.fromtimestamp(self.now(), self.zone)
-            hour = local.hour + local.minute / 60 + local.second / 3600
-            gap = self.config.traffic.next_arrival(self.rng, hour)
-            if gap == float("inf"):
-                return
-            await asyncio.sleep(gap / self.config.acceleration)
-            self.caller_arrives()
+    def _schedule_arrival(self) -> None:
+        local = datetime.fromtimestamp(self.now(), self.zone)
+        hour = local.hour + local.minute / 60 + local.second / 3600
+        gap = self.config.traffic.next_arrival(self.rng, hour)
+        if gap != float("inf"):
+            self._traffic_timer = self.later(gap, self._arrival)
+
+    def _arrival(self) -> None:
+        self.caller_arrives()
+        self._schedule_arrival()
 
     # -- AMI sessions --------------------------------------------------------------------------------------
 

@@ -24,7 +24,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callcenter.hotline.estimate import DEFAULT_HANDLE_SECONDS, AbandonRate, AppQueueEstimate, RunningMean
+from callcenter.hotline.estimate import (
+    DEFAULT_HANDLE_SECONDS,
+    RING_SECONDS,
+    AbandonRate,
+    AppQueueEstimate,
+    LogNormalFit,
+    RunningMean,
+)
 from callcenter.pbx.protocol import Message
 
 # Events the tracker acts on; everything else can be skipped unparsed.
@@ -129,6 +136,8 @@ class QueueStats:
     """What the wait estimates learn from: handle time, patience, arrivals; and app_queue's own average."""
 
     handle: RunningMean = field(default_factory=lambda: RunningMean(DEFAULT_HANDLE_SECONDS))
+    handle_fit: LogNormalFit = field(default_factory=LogNormalFit)
+    ring: RunningMean = field(default_factory=lambda: RunningMean(RING_SECONDS, weight=0.1))
     abandon: AbandonRate = field(default_factory=AbandonRate)
     app_queue: AppQueueEstimate = field(default_factory=AppQueueEstimate)
     recent_joins: list[float] = field(default_factory=list)
@@ -325,6 +334,8 @@ class QueueTracker:
                 q.counters.answered_within_threshold += 1
             q.stats.abandon.add_wait(hold, abandoned=False)
             q.stats.app_queue.answered(hold)
+            if "RingTime" in m:
+                q.stats.ring.add(_int(m.get("RingTime")))
         change: Change = {"type": "call_connected", "queue": q.name, "interface": member.interface,
                           "member_name": member.name, "uniqueid": uniqueid,
                           "callerid": m.get("CallerIDNum", ""), "hold_seconds": hold}
@@ -342,6 +353,7 @@ class QueueTracker:
             talk = _int(m.get("TalkTime"), int(now - call.answered_at))
             q.counters.talk_seconds += talk
             q.stats.handle.add(talk)
+            q.stats.handle_fit.add(talk)
             changes.append({"type": "call_completed", "queue": q.name, "interface": member.interface,
                             "uniqueid": call.uniqueid, "talk_seconds": _int(m.get("TalkTime")),
                             "reason": m.get("Reason", "")})
