@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -8,11 +9,13 @@ from callcenter.hotline.estimate import (
     RING_SECONDS,
     AbandonRate,
     AppQueueEstimate,
+    LogNormalFit,
     agents_needed,
     erlang_c,
     erlang_c_wait,
     queue_length_wait,
     service_level,
+    simulated_waits,
 )
 
 
@@ -81,3 +84,45 @@ def test_app_queue_estimate_is_the_same_for_every_position() -> None:
         estimate.answered(hold)
     assert estimate.holdtime == pytest.approx(((0 * 3 + 40) / 4 * 3 + 80) / 4 * 3 / 4 + 120 / 4)
     assert estimate.estimate(1) == estimate.estimate(12)
+
+
+def nearly_fixed(mean: float) -> LogNormalFit:
+    fit = LogNormalFit()
+    fit.mu, fit.sigma = math.log(mean), 0.01
+    return fit
+
+
+def test_simulated_waits_follow_the_operators_completions() -> None:
+    waits = simulated_waits([0.0, 0.0], free_operators=0, waiting=4, fit=nearly_fixed(100), theta=0.0,
+                            ring_seconds=3)
+    assert waits[0] == pytest.approx(103, abs=2) and waits[1] == pytest.approx(103, abs=2)
+    assert waits[2] == pytest.approx(206, abs=4) and waits[3] == pytest.approx(206, abs=4)
+
+
+def test_a_call_nearly_over_frees_its_operator_sooner() -> None:
+    fresh = simulated_waits([0.0], 0, 1, nearly_fixed(100), 0.0, 3)[0]
+    nearly_done = simulated_waits([95.0], 0, 1, nearly_fixed(100), 0.0, 3)[0]
+    assert nearly_done < 15 < 90 < fresh
+
+
+def test_free_operators_mean_only_the_ring_and_giving_up_shortens_later_waits() -> None:
+    assert simulated_waits([], 2, 2, nearly_fixed(100), 0.0, 4) == [4, 4]
+    patient = simulated_waits([0.0], 0, 6, nearly_fixed(100), 0.0, 3)
+    impatient = simulated_waits([0.0], 0, 6, nearly_fixed(100), 1 / 60, 3)
+    assert impatient[0] == pytest.approx(patient[0], abs=2)  # nobody ahead to give up
+    assert impatient[5] < patient[5] / 2
+    assert simulated_waits([], 0, 2, nearly_fixed(100), 0.0, 3) == [math.inf, math.inf]
+
+
+def test_the_estimate_is_repeatable() -> None:
+    args = ([10.0, 50.0, 120.0], 0, 5, LogNormalFit(), 1 / 200, 5)
+    assert simulated_waits(*args) == simulated_waits(*args)  # type: ignore[arg-type]
+
+
+def test_log_normal_fit_learns_the_calls() -> None:
+    rng = random.Random(1)
+    fit = LogNormalFit()
+    for _ in range(3000):
+        fit.add(rng.lognormvariate(math.log(300), 0.4))
+    assert fit.mu == pytest.approx(math.log(300), abs=0.05)
+    assert fit.sigma == pytest.approx(0.4, abs=0.05)

@@ -8,6 +8,7 @@ from callcenter.pbx.protocol import (
     MalformedFrame,
     encode_action,
     event_name,
+    frame_selector,
     parse_frame,
     split_stream,
 )
@@ -68,3 +69,20 @@ def test_actions_cannot_smuggle_headers() -> None:
     assert encode_action("Ping", [("ActionID", "1")]) == b"Action: Ping\r\nActionID: 1\r\n\r\n"
     with pytest.raises(ValueError, match="line break"):
         encode_action("QueuePause", [("Reason", "lunch\r\nAction: Originate")])
+
+
+def test_selected_framing_picks_responses_wanted_events_and_garbage_only() -> None:
+    data = (TRANSCRIPTS / "queue_call_answered.ami").read_bytes()
+    selector = frame_selector([b"QueueCallerJoin", b"AgentConnect"])
+    _, every = split_stream(data)
+    expected = [f for f in every if f.startswith((b"Response: ", b"Event: QueueCallerJoin\r\n",
+                                                  b"Event: AgentConnect\r\n"))]
+    for chunk in (1, 100, 4096, len(data)):
+        splitter = FrameSplitter()
+        picked = []
+        for start in range(0, len(data), chunk):
+            picked += splitter.feed_selected(data[start:start + chunk], selector)
+        assert picked == expected, chunk
+    garbage = FrameSplitter(expect_banner=False).feed_selected(
+        b"Event: VarSet\r\nA: 1\r\n\r\nnot ami\r\n\r\n\r\n\r\nResponse: Success\r\n\r\n", selector)
+    assert garbage == [b"not ami", b"Response: Success"]

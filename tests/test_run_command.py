@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -45,19 +43,15 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-async def wait_ready(base: str, process: subprocess.Popen[bytes], limit: float = 60.0) -> float:
-    started = time.monotonic()
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() - started < limit:
-            assert process.poll() is None, "callcenter run exited during start-up"
-            try:
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return time.monotonic() - started
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("not ready in time")
+async def read_until_banner(stdout: asyncio.StreamReader, limit: float = 60.0) -> list[str]:
+    """The user's signal that all is up: the banner, printed once /readyz is green."""
+    lines: list[str] = []
+    async with asyncio.timeout(limit):
+        while not lines or "Press Ctrl-C to stop." not in lines[-1]:
+            line = await stdout.readline()
+            assert line, "callcenter run exited during start-up:\n" + "".join(lines)
+            lines.append(line.decode())
+    return lines
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
@@ -71,11 +65,16 @@ async def test_run_reaches_ready_shows_calls_and_stops_cleanly(tmp_path: Path, s
         "CALLCENTER_SIMULATOR_CALLS_PER_DAY": "20000",
         "CALLCENTER_REDIS_DATA_DIR": str(tmp_path / "valkey"),
     })
-    process = subprocess.Popen([sys.executable, "-m", "callcenter", "run"], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "callcenter", "run", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert process.stdout is not None
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_ready(base, process)
+        banner = "".join(await read_until_banner(process.stdout))
+        assert "is up." in banner and f"Live queue: {base}/api/queue" in banner
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/readyz") as response:
+            assert response.status == 200
         family = descendants(process.pid)
         assert len(family) >= 5  # valkey wrapper + valkey-server, simulator, server, worker
         async with aiohttp.ClientSession() as session, session.ws_connect(f"{base}/api/queue/stream") as ws:
@@ -92,15 +91,13 @@ async def test_run_reaches_ready_shows_calls_and_stops_cleanly(tmp_path: Path, s
             assert snapshot["queue"]["counters"]["offered"] >= 1
             assert snapshot["queue"]["counters"]["answered"] >= 1
         process.send_signal(stop_signal)
-        output, _ = process.communicate(timeout=30)
+        output, _ = await asyncio.wait_for(process.communicate(), 30)
         assert process.returncode == 0, output.decode()
-        text = output.decode()
-        assert "is up." in text and f"Live queue: {base}/api/queue" in text
-        assert "stopped" in text
+        assert '"child": "valkey"' in output.decode() and "stopped" in output.decode()
         assert (tmp_path / "valkey" / "appendonly").is_dir(), "the embedded store kept its AOF under var/"
         left = [pid for pid in family if alive(pid)]
         assert left == [], f"processes left running: {left}"
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.kill()
-            process.wait()
+            await process.wait()

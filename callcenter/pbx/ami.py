@@ -27,6 +27,7 @@ from callcenter.pbx.protocol import (
     Message,
     encode_action,
     event_name,
+    frame_selector,
     parse_frame,
 )
 
@@ -354,6 +355,9 @@ class AmiClient:
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         splitter = FrameSplitter(expect_banner=False)
+        # Noise events are skipped inside the regex engine; while an action is pending, every frame is looked
+        # at, since list items (QueueStatus...) are recognised by their ActionID, not by name.
+        selector = frame_selector(self.wanted_events) if self.wanted_events is not None else None
         reason = "connection closed by the PBX"
         try:
             while True:
@@ -361,13 +365,21 @@ class AmiClient:
                 if not data:
                     break
                 oversized = splitter.oversized
-                for frame in splitter.feed(data):
+                if selector is None or self._pending:
+                    frames = splitter.feed(data)
+                else:
+                    frames = splitter.feed_selected(data, selector)
+                for frame in frames:
                     self._dispatch(frame)
                 if splitter.oversized != oversized:
                     self.malformed_frames += 1
                     log.warning("AMI: dropped over 1 MiB of bytes with no frame end")
         except (ConnectionError, OSError) as exc:
             reason = f"read failed: {exc}"
+        except Exception:
+            # A bug here must not leave a silent, dead reader with every action hanging: log it, reconnect.
+            log.exception("AMI reader failed")
+            reason = "reader failed"
         self._lose(reason)
 
     def _dispatch(self, frame: bytes) -> None:

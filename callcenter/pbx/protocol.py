@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import cast
 
 FRAME_END = b"\r\n\r\n"
 LINE_END = b"\r\n"
@@ -40,9 +41,11 @@ class Message:
 
     def _lookup(self) -> dict[str, str]:
         if self._index is None:
-            index: dict[str, str] = {}
-            for key, value in self.headers:
-                index.setdefault(key, value)
+            index = dict(self.headers)
+            if len(index) != len(self.headers):  # a repeated key: the first value is the one `get` returns
+                index = {}
+                for key, value in self.headers:
+                    index.setdefault(key, value)
             self._index = index
         return self._index
 
@@ -82,21 +85,30 @@ def event_name(frame: bytes) -> bytes | None:
     return frame[7:] if end < 0 else frame[7:end]
 
 
+def _lenient_headers(pairs: list[list[str]], frame: bytes) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for pair in pairs:
+        if len(pair) == 2:
+            headers.append((pair[0], pair[1]))
+            continue
+        line = pair[0]
+        if not line:
+            continue
+        if line.endswith(":") and " " not in line:  # an empty value sent without the trailing space
+            headers.append((line[:-1], ""))
+        else:
+            raise MalformedFrame(f"line without 'Key: Value': {line[:60]!r}", frame)
+    return headers
+
+
 def parse_frame(frame: bytes) -> Message:
     """Parse one frame (without its terminating empty line). Raises MalformedFrame."""
     text = frame.decode("utf-8", "replace").lstrip("\r\n")
-    lines = text.split("\r\n")
-    headers: list[tuple[str, str]] = []
-    for line in lines:
-        key, sep, value = line.partition(": ")
-        if not sep:
-            if line.endswith(":") and " " not in line:  # an empty value sent without the trailing space
-                key, value = line[:-1], ""
-            elif not line:
-                continue
-            else:
-                raise MalformedFrame(f"line without 'Key: Value': {line[:60]!r}", frame)
-        headers.append((key, value))
+    pairs = [line.split(": ", 1) for line in text.split("\r\n")]
+    # Two-item lists unpack like (key, value) tuples; converting them would cost a copy per header on the hot
+    # path of the PBX link (measured: str.split beats any regex here). A short item is a line without ': '.
+    well_formed = min(map(len, pairs)) == 2
+    headers = cast(list[tuple[str, str]], pairs) if well_formed else _lenient_headers(pairs, frame)
     if not headers:
         raise MalformedFrame("empty frame", frame)
     first_key, first_value = headers[0]
@@ -110,55 +122,76 @@ def parse_frame(frame: bytes) -> Message:
 class FrameSplitter:
     """Incremental framing: feed bytes as they arrive, get whole frames back.
 
-    Amortised linear: the buffer is scanned from where the last scan stopped, never from its start.
+    Each chunk is split with `bytes.split` (C speed); only the unfinished tail is carried to the next chunk.
     """
 
     def __init__(self, expect_banner: bool = True) -> None:
-        self._buffer = bytearray()
-        self._scan_from = 0
+        self._tail = b""
         self.expect_banner = expect_banner
         self.banner: str | None = None
         self.oversized = 0
 
     def feed(self, data: bytes) -> list[bytes]:
-        buffer = self._buffer
-        buffer += data
-        frames: list[bytes] = []
-        start = 0
+        if self._tail:
+            data = self._tail + data
         if self.expect_banner and self.banner is None:
-            end = buffer.find(LINE_END)
+            end = data.find(LINE_END)
             if end < 0:
-                return frames
-            self.banner = buffer[:end].decode("utf-8", "replace")
-            start = end + 2
-        search = max(start, self._scan_from - 3)
-        while True:
-            end = buffer.find(FRAME_END, search)
-            if end < 0:
-                break
-            if end > start:
-                frames.append(bytes(buffer[start:end]))
-            start = end + 4
-            search = start
-        if start:
-            del buffer[:start]
-        self._scan_from = len(buffer)
-        if len(buffer) > MAX_FRAME_BYTES:
+                self._tail = bytes(data)
+                return []
+            self.banner = bytes(data[:end]).decode("utf-8", "replace")
+            data = data[end + 2:]
+        parts = bytes(data).split(FRAME_END)
+        tail = parts.pop()
+        if len(tail) > MAX_FRAME_BYTES:
             self.oversized += 1
-            buffer.clear()
-            self._scan_from = 0
+            tail = b""
+        self._tail = tail
+        return [part for part in parts if part]
+
+    def feed_selected(self, data: bytes, selector: re.Pattern[bytes]) -> list[bytes]:
+        """Like `feed`, but returns only the frames `selector` picks (see `frame_selector`); the others are
+        skipped inside the regex engine, never touched by Python code. On a real PBX nine frames in ten are
+        noise, so this is where the speed is."""
+        if self.expect_banner and self.banner is None:
+            return [f for f in self.feed(data) if selector.match(FRAME_END + f)]
+        region = self._tail + data if self._tail else bytes(data)
+        cut = region.rfind(FRAME_END)
+        if cut < 0:
+            self._tail = region
+            if len(region) > MAX_FRAME_BYTES:
+                self.oversized += 1
+                self._tail = b""
+            return []
+        self._tail = region[cut + 4:]
+        # The separator in front of the first frame lets one pattern (literal prefix: fast) find every start.
+        region = FRAME_END + region[:cut + 4]
+        frames = []
+        find = region.find
+        last = len(region)
+        for match in selector.finditer(region):
+            start = match.start() + 4
+            if start < last:
+                frames.append(region[start:find(FRAME_END, start)])
         return frames
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return len(self._tail)
+
+
+def frame_selector(event_names: Iterable[bytes]) -> re.Pattern[bytes]:
+    """A pattern matching the start of every response, of every event named in `event_names`, and of every
+    frame that is neither an event nor a response (garbage: it must reach the parser to be logged)."""
+    names = b"|".join(re.escape(name) for name in sorted(event_names, key=len, reverse=True))
+    return re.compile(rb"\r\n\r\n(?:Event: (?:" + names + rb")\r\n|Response: |(?!Event: |\r\n))")
 
 
 def split_stream(data: bytes, expect_banner: bool = True) -> tuple[str | None, list[bytes]]:
     """Frame a whole recorded stream at once (replay and benchmarks)."""
     splitter = FrameSplitter(expect_banner)
     frames = splitter.feed(data)
-    tail = bytes(splitter._buffer).strip()
+    tail = splitter._tail.strip()
     if tail:
         frames.append(tail)
     return splitter.banner, frames

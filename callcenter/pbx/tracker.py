@@ -99,7 +99,7 @@ class Member:
         return "free"
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = dict(vars(self))  # every field is a scalar: a shallow copy is the whole record, cheaply
         data["state"] = self.state
         data["status_text"] = MEMBER_STATUS.get(self.status, "unknown")
         return data
@@ -253,7 +253,7 @@ class QueueTracker:
             q.seen_today.add(uniqueid)
             q.counters.offered += 1
         q.stats.joined(now)
-        return [{"type": "caller_joined", "queue": q.name, "caller": asdict(caller)}, self._counters(q)]
+        return [{"type": "caller_joined", "queue": q.name, "caller": dict(vars(caller))}, self._counters(q)]
 
     def _on_QueueCallerAbandon(self, q: QueueState, m: Message, now: float) -> list[Change]:
         uniqueid = m.get("Uniqueid", "") or ""
@@ -482,7 +482,8 @@ class QueueTracker:
     # -- output --------------------------------------------------------------------------------------------
 
     def _counters(self, q: QueueState) -> Change:
-        return {"type": "counters", "queue": q.name, "counters": asdict(q.counters)}
+        # Built for every event: a shallow copy (all fields are scalars), not dataclasses.asdict's deep walk.
+        return {"type": "counters", "queue": q.name, "counters": dict(vars(q.counters))}
 
     def snapshot(self) -> dict[str, Any]:
         """The replay JSON shape (kept stable; more keys are fine)."""
