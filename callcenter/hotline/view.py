@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from callcenter.hotline.estimate import erlang_c_wait, queue_length_wait, simulated_waits
+from callcenter.hotline.estimate import agents_needed, erlang_c_wait, queue_length_wait, simulated_waits
 from callcenter.pbx.tracker import QueueState
 
 
@@ -47,7 +47,8 @@ def position_estimates(q: QueueState, now: float, positions: int) -> list[float 
     return [None if math.isinf(w) else w for w in waits]
 
 
-def queue_view(q: QueueState, now: float, service_level_target: float) -> dict[str, Any]:
+def queue_view(q: QueueState, now: float, service_level_target: float,
+               service_level_seconds: float = 20.0) -> dict[str, Any]:
     counters = q.counters
     members = list(q.members.values())
     serving, free = serving_and_free(q)
@@ -90,5 +91,8 @@ def queue_view(q: QueueState, now: float, service_level_target: float) -> dict[s
             "new_caller_queue_length_estimate_seconds": _round(caller_estimate(len(q.waiting) + 1, serving, free,
                                                                                handle, theta)),
             "erlang_c_wait_seconds": None if math.isinf(erlang) else round(erlang, 1),
+            # Erlang C staffing for the last 15 minutes' arrivals and the current handle time.
+            "operators_needed": agents_needed(q.stats.arrival_rate(now), handle, service_level_seconds,
+                                              service_level_target),
         },
     }

@@ -40,7 +40,8 @@ def queue_snapshot(app: web.Application) -> dict[str, Any]:
     now = link.now()
     state = link.tracker.queue(link.queue_name, now)
     return {"connected": link.connected, "now": now,
-            "queue": queue_view(state, now, settings.hotline.service_level_target)}
+            "queue": queue_view(state, now, settings.hotline.service_level_target,
+                            settings.hotline.service_level_seconds)}
 
 
 @routes.get("/api/queue")

@@ -74,8 +74,9 @@ async def ivr_wait(request: web.Request) -> web.Response:
     if link is None or not link.connected:
         return dialplan_answer(result="unavailable")
     now = link.now()
-    view = queue_view(link.tracker.queue(link.queue_name, now), now,
-                      request.app[SETTINGS].hotline.service_level_target)
+    hotline = request.app[SETTINGS].hotline
+    view = queue_view(link.tracker.queue(link.queue_name, now), now, hotline.service_level_target,
+                      hotline.service_level_seconds)
     estimate = view["figures"]["new_caller_estimate_seconds"]
     return dialplan_answer(result="ok", position=view["figures"]["waiting"] + 1,
                            minutes=None if estimate is None else max(1, math.ceil(estimate / 60)))
