@@ -75,6 +75,24 @@ class IvrSettings:
 
 
 @dataclass(frozen=True)
+class CallbackSettings:
+    mode: str = setting("operator_first", "operator_first (an operator is on the line first) or resident_first")
+    placeholder: bool = setting(True, "hold the resident's place in the Asterisk queue while the callback waits")
+    allowed_prefixes: list[str] = setting(["+7"], "E.164 prefixes the hotline may call back, e.g. +7")
+    default_region: str = setting("RU", "region for numbers written without a country code")
+    max_attempts: int = setting(3, "dial attempts before a callback fails (>= 1)")
+    retry_minutes_no_answer: float = setting(10.0, "minutes before trying again after no answer (> 0)")
+    retry_minutes_busy: float = setting(5.0, "minutes before trying again after busy (> 0)")
+    retry_minutes_failed: float = setting(10.0, "minutes before trying again after congestion or a failure (> 0)")
+    initial_delay_seconds: float = setting(0.0, "wait this long after a request before dialling (>= 0)")
+    attempt_timeout_minutes: float = setting(15.0, "an attempt with no outcome after this long is closed (> 0)")
+    carry_over: bool = setting(True, "at closing, keep what is left for the next working day (else expire it)")
+    per_number_daily_limit: int = setting(5, "requests accepted per number per day (>= 1)")
+    per_address_daily_limit: int = setting(20, "web requests accepted per client address per day (>= 1)")
+    placeholder_hours: float = setting(12.0, "longest a placeholder may wait in the queue, hours (> 0)")
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     url: str = setting("", "redis://host:port/db; empty starts the embedded Valkey server")
     data_dir: str = setting("var/valkey", "where the embedded server keeps its AOF and RDB files")
@@ -112,6 +130,7 @@ class Settings:
     hours: HoursSettings = field(default_factory=HoursSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
     ivr: IvrSettings = field(default_factory=IvrSettings)
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
@@ -273,6 +292,19 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
         except ValueError:
             problems.append(ConfigProblem("ivr.allowed_addresses", f"'{address}' is not an address or network",
                                           "e.g. 10.0.0.5 or 10.0.0.0/24"))
+    cb = settings.callbacks
+    check("callbacks.mode", cb.mode in {"operator_first", "resident_first"}, f"unknown mode '{cb.mode}'",
+          "operator_first or resident_first")
+    check("callbacks.max_attempts", cb.max_attempts >= 1, "must be at least 1", "e.g. 3")
+    for key in ("retry_minutes_no_answer", "retry_minutes_busy", "retry_minutes_failed", "attempt_timeout_minutes",
+                "placeholder_hours"):
+        check(f"callbacks.{key}", getattr(cb, key) > 0, "must be positive", "e.g. 10")
+    check("callbacks.initial_delay_seconds", cb.initial_delay_seconds >= 0, "must not be negative", "e.g. 0")
+    for key in ("per_number_daily_limit", "per_address_daily_limit"):
+        check(f"callbacks.{key}", getattr(cb, key) >= 1, "must be at least 1", "e.g. 5")
+    for prefix in cb.allowed_prefixes:
+        check("callbacks.allowed_prefixes", bool(re.fullmatch(r"\+\d{1,6}", prefix)),
+              f"'{prefix}' is not an E.164 prefix", "e.g. +7 or +7495")
     check("http.max_body_bytes", settings.http.max_body_bytes > 0, "must be positive", "e.g. 65536")
     check("simulator.agents", settings.simulator.agents >= 0, "must not be negative", "e.g. 8")
     check("simulator.calls_per_day", settings.simulator.calls_per_day >= 0, "must not be negative",

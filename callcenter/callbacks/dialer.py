@@ -1,0 +1,183 @@
+"""Placing an attempt: claim it, mark it, then Originate. Runs in `callcenter worker` (RQ job) and in tests.
+
+The order is what makes "never dialled twice, never lost" hold when a process is killed at any point:
+  1. claim attempt n with SET NX (only one process ever gets it);
+  2. record the attempt as under way (status dialling, attempts = n, attempt_started_at = now);
+  3. send the Originate.
+Killed before 1: the callback is still scheduled; the sweeper re-enqueues it. Killed between 1 and 3: attempt n
+is claimed but was never dialled; the sweeper closes it as timed out after `attempt_timeout_minutes` and the
+retry is attempt n+1 (a new claim). Killed after 3: the placeholder is in the queue and its outcome events are
+matched by ActionID / Uniqueid to attempt n, whichever process receives them.
+
+Operator first with the placeholder (the default): the Originate puts a silent Local channel into the hotline
+queue at the resident's place; its other half runs [callback-dial] only once app_queue has connected an
+operator to it, so the operator is on the line when the resident's phone rings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Protocol
+
+from callcenter.callbacks import policy
+from callcenter.callbacks.model import (
+    Callback,
+    Status,
+    attempt_action_id,
+    attempt_uniqueid,
+    parse_attempt,
+)
+from callcenter.callbacks.store import CallbackStore, Conflict, NotFound
+from callcenter.config import Settings
+from callcenter.hours import WorkingHours
+from callcenter.pbx.protocol import Message
+
+log = logging.getLogger(__name__)
+
+# Fault injection for the crash tests: CALLCENTER_FAULT_PAUSE=after_claim|after_originate makes the dialler
+# write CALLCENTER_FAULT_FILE and wait there, so a test can kill the process at exactly that point.
+FAULT_POINT = "CALLCENTER_FAULT_PAUSE"
+FAULT_FILE = "CALLCENTER_FAULT_FILE"
+
+
+class PbxActions(Protocol):
+    async def originate(self, headers: list[tuple[str, str]]) -> None: ...
+
+    async def queue_entries(self, queue: str) -> list[Message]: ...
+
+
+class Scheduler(Protocol):
+    async def schedule(self, callback_id: str, at: float) -> None: ...
+
+
+async def fault_point(name: str) -> None:
+    if os.environ.get(FAULT_POINT) != name:
+        return
+    marker = os.environ.get(FAULT_FILE)
+    if marker:
+        await asyncio.to_thread(Path(marker).write_text, name, encoding="utf-8")
+    log.warning("fault injection: pausing", extra={"point": name})
+    await asyncio.sleep(3600)
+
+
+class Dialer:
+    def __init__(self, store: CallbackStore, settings: Settings, hours: WorkingHours, pbx: PbxActions,
+                 scheduler: Scheduler, owner: str) -> None:
+        self.store = store
+        self.settings = settings
+        self.hours = hours
+        self.pbx = pbx
+        self.scheduler = scheduler
+        self.owner = owner
+
+    async def place(self, callback_id: str, now: float | None = None) -> str:
+        """Try to start the next attempt of a callback; returns what happened, for logs and tests."""
+        now = time.time() if now is None else now
+        try:
+            callback = await self.store.get(callback_id)
+        except NotFound:
+            return "unknown callback"
+        if callback.status != Status.SCHEDULED:
+            return f"not scheduled ({callback.status})"
+        # A job may run late (a busy worker) or find the hours changed: check the slot again now.
+        slot = policy.next_slot(max(now, callback.due_at), self.hours, callback.not_after)
+        if slot.due_at is None:
+            await self._end(callback_id, slot.status, slot.reason, now)
+            return slot.status
+        if slot.due_at > now + 1:
+            await self._reschedule(callback_id, slot.due_at, "waiting for working hours or the window", now)
+            return "rescheduled"
+        attempt = callback.attempts + 1
+        if not await self.store.claim_attempt(callback_id, attempt, self.owner):
+            return f"attempt {attempt} already claimed"
+
+        def start(record: Callback) -> str:
+            record.status = Status.DIALLING
+            record.attempts = attempt
+            record.attempt_started_at = now
+            return f"attempt {attempt} started"
+
+        try:
+            callback = await self.store.update(callback_id, start, actor=self.owner,
+                                               allowed=frozenset({Status.SCHEDULED}), now=now)
+        except Conflict:
+            return "changed meanwhile"
+        await fault_point("after_claim")
+        headers = await self._originate_headers(callback, attempt, now)
+        await self.pbx.originate(headers)
+        log.info("callback attempt sent", extra={"callback": callback_id, "attempt": attempt,
+                                                 "mode": self.settings.callbacks.mode})
+        await fault_point("after_originate")
+        if self.settings.callbacks.mode == "operator_first" and self.settings.callbacks.placeholder:
+            def queued(record: Callback) -> str:
+                record.status = Status.QUEUED
+                record.attempt_started_at = now
+                return "placeholder holds the place in the queue"
+
+            with contextlib.suppress(Conflict):  # the outcome may have arrived already
+                await self.store.update(callback_id, queued, actor=self.owner, allowed=frozenset({Status.DIALLING}),
+                                        now=now)
+        return "dialled"
+
+    async def _originate_headers(self, callback: Callback, attempt: int, now: float) -> list[tuple[str, str]]:
+        cb = self.settings.callbacks
+        common = [("ActionID", attempt_action_id(callback.id, attempt)), ("Async", "true"),
+                  ("Variable", f"CC_CALLBACK_ID={callback.id}"), ("Variable", f"CC_ATTEMPT={attempt}")]
+        if cb.mode == "resident_first":
+            return [("Channel", f"Local/{callback.phone}@callback-resident-first"),
+                    ("Context", "callback-resident-first"), ("Exten", "answered"), ("Priority", "1"),
+                    ("Timeout", "45000"), ("CallerID", f"<{self.settings.hotline.number}>"),
+                    ("ChannelId", f"{attempt_uniqueid(callback.id, attempt)}-r"), *common]
+        position = await self.position_for(callback, now)
+        return [("Channel", f"Local/{callback.id}@callback-placeholder"), ("Context", "callback-dial"),
+                ("Exten", callback.phone), ("Priority", "1"), ("Timeout", str(int(cb.placeholder_hours * 3600_000))),
+                ("CallerID", f'"CALLBACK {callback.id}" <{callback.phone}>'),
+                ("ChannelId", f"{attempt_uniqueid(callback.id, attempt)}-1"),
+                ("OtherChannelId", attempt_uniqueid(callback.id, attempt)),
+                ("Variable", f"CC_POSITION={position}"), *common]
+
+    async def position_for(self, callback: Callback, now: float) -> int:
+        """1 + the entries now in the queue that first joined no later than this resident: live callers by
+        their time in the queue, other placeholders by their resident's order key."""
+        entries = await self.pbx.queue_entries(self.settings.hotline.queue)
+        ahead = 0
+        for entry in entries:
+            attempt = parse_attempt(entry.get("Uniqueid") or "")
+            if attempt is not None:
+                try:
+                    other = await self.store.get(attempt[0])
+                except NotFound:
+                    continue
+                key = other.order_key
+            else:
+                key = now - float(entry.get("Wait") or 0)
+            if key <= callback.order_key:
+                ahead += 1
+        return ahead + 1
+
+    async def _reschedule(self, callback_id: str, due_at: float, reason: str, now: float) -> None:
+        def move(record: Callback) -> str:
+            record.due_at = due_at
+            return reason
+
+        try:
+            await self.store.update(callback_id, move, actor=self.owner, allowed=frozenset({Status.SCHEDULED}),
+                                    now=now)
+        except Conflict:
+            return
+        await self.scheduler.schedule(callback_id, due_at)
+
+    async def _end(self, callback_id: str, status: str, reason: str, now: float) -> None:
+        def end(record: Callback) -> str:
+            record.status = status
+            record.reason = reason
+            return reason
+
+        with contextlib.suppress(Conflict):
+            await self.store.update(callback_id, end, actor=self.owner, now=now,
+                                    allowed=frozenset({Status.SCHEDULED}))
