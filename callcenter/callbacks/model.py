@@ -80,7 +80,10 @@ class Callback:
     not_before: float | None = None
     not_after: float | None = None
     topic: str = ""
+    # `attempts` numbers the claims (the idempotency keys) and only grows; `rings` counts the attempts that
+    # count against the resident's limit (a placeholder carried over at closing never rang them).
     attempts: int = 0
+    rings: int = 0
     reason: str = ""
     operator: str = ""
     uniqueid: str = ""  # the Asterisk call that asked (IVR)

@@ -317,12 +317,14 @@ class AmiClient:
     # -- actions -------------------------------------------------------------------------------------------
 
     async def send_action(self, name: str, headers: Iterable[tuple[str, str]] = (), *,
-                          timeout: float | None = None, check: bool = True) -> ActionResult:
-        """Send an action and await its response (and its event list, for list actions)."""
+                          timeout: float | None = None, check: bool = True,
+                          action_id: str | None = None) -> ActionResult:
+        """Send an action and await its response (and its event list, for list actions). `action_id` names
+        the action when its later events must be recognised by others (a callback attempt's Originate)."""
         writer = self._writer
         if writer is None:
             raise AmiDisconnected(f"cannot send {name}: {self.last_error or 'not connected'}")
-        action_id = f"{self._prefix}{next(self._ids)}"
+        action_id = action_id or f"{self._prefix}{next(self._ids)}"
         future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
         self._pending[action_id] = _Pending(name, future)
         try:

@@ -1,0 +1,109 @@
+"""RQ jobs (run by `callcenter worker`) and the scheduler that enqueues them.
+
+A job only says "look at this callback now"; all decisions are made again inside it from what Redis holds, so
+a job that runs late, twice, or after the callback changed is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import redis
+from rq import Queue
+from rq.job import Job, JobStatus
+
+from callcenter.callbacks.dialer import Dialer
+from callcenter.callbacks.store import CallbackStore
+from callcenter.config import Settings, load_settings
+from callcenter.hours import WorkingHours
+from callcenter.pbx.ami import AmiClient
+from callcenter.pbx.protocol import Message
+from callcenter.storage import connect
+
+log = logging.getLogger(__name__)
+
+QUEUE = "callbacks"
+PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
+
+
+class AmiPbx:
+    """The dialler's PBX actions over one short AMI connection (a worker holds no link between jobs)."""
+
+    def __init__(self, settings: Settings) -> None:
+        ami = settings.ami
+        self.client = AmiClient(ami.host, ami.port, ami.username, ami.secret, events="off",
+                                connect_timeout=ami.connect_timeout, action_timeout=ami.action_timeout,
+                                ping_interval=3600)
+
+    async def __aenter__(self) -> AmiPbx:
+        await self.client.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+    async def originate(self, headers: list[tuple[str, str]]) -> None:
+        action_id = dict(headers).get("ActionID")
+        body = [h for h in headers if h[0] != "ActionID"]
+        # The ActionID names the attempt: the PBX link matches the OriginateResponse to it.
+        await self.client.send_action("Originate", body, action_id=action_id)
+
+    async def queue_entries(self, queue: str) -> list[Message]:
+        result = await self.client.send_action("QueueStatus", [("Queue", queue)])
+        return [event for event in result.events if event.name == "QueueEntry"]
+
+
+class RqScheduler:
+    """`schedule(id, at)` = an RQ job at that time; one pending job per callback and due time."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.connection = redis.Redis.from_url(redis_url)
+        self.queue = Queue(QUEUE, connection=self.connection)
+
+    def schedule_sync(self, callback_id: str, at: float) -> None:
+        job_id = f"place-{callback_id}-{int(at)}"
+        try:
+            if Job.fetch(job_id, connection=self.connection).get_status() in PENDING:
+                return
+        except Exception:  # noqa: S110 - no such job (rq raises NoSuchJobError): enqueue it below
+            pass
+        when = datetime.fromtimestamp(at, UTC)
+        kwargs = {"job_id": job_id, "result_ttl": 0, "failure_ttl": 86400, "job_timeout": 120}
+        if when <= datetime.now(UTC):
+            self.queue.enqueue(place_callback, callback_id, **kwargs)
+        else:
+            self.queue.enqueue_at(when, place_callback, callback_id, **kwargs)
+
+    async def schedule(self, callback_id: str, at: float) -> None:
+        await asyncio.to_thread(self.schedule_sync, callback_id, at)
+
+
+@lru_cache(maxsize=1)
+def worker_settings() -> Settings:
+    return load_settings()
+
+
+def place_callback(callback_id: str) -> str:
+    """The RQ job: start the callback's next attempt if it is due."""
+    return asyncio.run(_place(callback_id))
+
+
+async def _place(callback_id: str) -> str:
+    settings = worker_settings()
+    client = connect(settings.redis.url)
+    try:
+        store = CallbackStore(client)
+        hours = WorkingHours.from_settings(settings.hours, settings.hotline.timezone)
+        async with AmiPbx(settings) as pbx:
+            dialer = Dialer(store, settings, hours, pbx, RqScheduler(settings.redis.url),
+                            owner=f"worker:{socket.gethostname()}:{os.getpid()}")
+            outcome = await dialer.place(callback_id)
+        log.info("callback job", extra={"callback": callback_id, "outcome": outcome})
+        return outcome
+    finally:
+        await client.aclose()

@@ -1,0 +1,271 @@
+"""In `callcenter serve`: PBX events become callback outcomes, and a sweep finds work nobody is doing.
+
+Events (in order, one consumer): OriginateResponse (by the attempt's ActionID), the dialplan's UserEvent
+CallbackResult (DIALSTATUS of the resident's leg), AgentConnect on a placeholder (an operator has the callback).
+Sweep (every few seconds): attempts whose outcome never came are closed as timed out and retried; overdue
+scheduled callbacks whose job was lost are enqueued again; at closing time, placeholders still in the queue are
+hung up and carried over to the next opening (keeping their order) or expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from callcenter.callbacks import policy
+from callcenter.callbacks.dialer import Scheduler
+from callcenter.callbacks.model import (
+    DIALSTATUS_OUTCOME,
+    REASON_OUTCOME,
+    Callback,
+    Outcome,
+    Status,
+    attempt_uniqueid,
+    parse_attempt,
+)
+from callcenter.callbacks.store import CallbackStore, Conflict, NotFound
+from callcenter.config import Settings
+from callcenter.hours import WorkingHours
+from callcenter.pbx.protocol import Message
+
+log = logging.getLogger(__name__)
+IN_FLIGHT = frozenset({Status.DIALLING, Status.QUEUED, Status.CONNECTED})
+ACTOR = "pbx"
+
+
+class CallbackMonitor:
+    def __init__(self, store: CallbackStore, settings: Settings, hours: WorkingHours, scheduler: Scheduler,
+                 hangup: Callable[[str], asyncio.Future[None] | None] | None = None,
+                 placeholder_waiting: Callable[[str], bool] | None = None,
+                 clock: Callable[[], float] = time.time, sweep_interval: float = 5.0) -> None:
+        self.store = store
+        self.settings = settings
+        self.hours = hours
+        self.scheduler = scheduler
+        # hangup(uniqueid) drops a placeholder; placeholder_waiting(uniqueid) asks the tracker.
+        self.hangup = hangup
+        self.placeholder_waiting = placeholder_waiting or (lambda uniqueid: False)
+        self.clock = clock
+        self.sweep_interval = sweep_interval
+        self.events: asyncio.Queue[Message] = asyncio.Queue()
+        self.handled = 0
+        self.listeners: list[Callable[[dict[str, object]], None]] = []
+
+    # -- events --------------------------------------------------------------------------------------------
+
+    def on_event(self, message: Message) -> None:
+        """The PBX link's hook (sync, in its reader): keep only what concerns callbacks, handle it in order."""
+        if self.concerns_callbacks(message):
+            self.events.put_nowait(message)
+
+    @staticmethod
+    def concerns_callbacks(message: Message) -> bool:
+        if message.name == "OriginateResponse":
+            return (message.get("ActionID") or "").startswith("cb-")
+        if message.name == "UserEvent":
+            return message.get("UserEvent") == "CallbackResult"
+        if message.name == "AgentConnect":
+            return parse_attempt(message.get("Uniqueid") or "") is not None
+        return False
+
+    async def run(self) -> None:
+        consumer = asyncio.create_task(self._consume())
+        try:
+            while True:
+                await asyncio.sleep(self.sweep_interval)
+                try:
+                    await self.sweep()
+                except Exception:
+                    log.exception("callback sweep failed")
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+
+    async def _consume(self) -> None:
+        while True:
+            message = await self.events.get()
+            try:
+                await self.handle(message)
+            except Exception:
+                log.exception("callback event failed", extra={"event": message.name})
+            self.handled += 1
+
+    async def handle(self, message: Message) -> None:
+        now = self.clock()
+        if message.name == "OriginateResponse":
+            await self._originate_response(message, now)
+        elif message.name == "UserEvent":
+            await self._dial_result(message, now)
+        elif message.name == "AgentConnect":
+            await self._operator_connected(message, now)
+
+    async def _current(self, attempt_ref: tuple[str, int] | None) -> Callback | None:
+        if attempt_ref is None:
+            return None
+        try:
+            callback = await self.store.get(attempt_ref[0])
+        except NotFound:
+            return None
+        # An event of an older attempt (or of one already closed) changes nothing.
+        if callback.attempts != attempt_ref[1] or callback.status not in IN_FLIGHT:
+            return None
+        return callback
+
+    async def _originate_response(self, message: Message, now: float) -> None:
+        ref = parse_attempt(message.get("ActionID") or "")
+        callback = await self._current(ref)
+        if callback is None:
+            return
+        success = message.get("Response") == "Success"
+        channel = message.get("Channel") or ""
+        if "@callback-placeholder" in channel or (callback.status == Status.QUEUED and not success):
+            if success:  # app_queue connected an operator to the placeholder: the resident is being dialled
+                await self._move(callback, Status.DIALLING, "an operator took the callback; dialling the resident",
+                                 now)
+            else:
+                await self._attempt_over(callback, REASON_OUTCOME.get(message.get("Reason") or "0", Outcome.FAILED),
+                                         now)
+            return
+        if "@callback-resident-first" in channel:
+            outcome = Outcome.ANSWERED if success else REASON_OUTCOME.get(message.get("Reason") or "0", Outcome.FAILED)
+            await self._attempt_over(callback, outcome, now)
+            return
+        # "Call now": the operator's phone rang first.
+        if success:
+            await self._move(callback, Status.DIALLING, "the operator answered; dialling the resident", now)
+        else:
+            await self._attempt_over(callback, Outcome.FAILED, now, "the operator did not answer")
+
+    async def _dial_result(self, message: Message, now: float) -> None:
+        callback_id = message.get("CallbackId") or ""
+        attempt = message.get("Attempt") or ""
+        ref = (callback_id, int(attempt)) if attempt.isdigit() else None
+        if ref is None:
+            try:
+                current = await self.store.get(callback_id)
+            except NotFound:
+                return
+            ref = (callback_id, current.attempts)
+        callback = await self._current(ref)
+        if callback is None:
+            return
+        outcome = DIALSTATUS_OUTCOME.get((message.get("DialStatus") or "").upper(), Outcome.FAILED)
+        await self._attempt_over(callback, outcome, now)
+
+    async def _operator_connected(self, message: Message, now: float) -> None:
+        callback = await self._current(parse_attempt(message.get("Uniqueid") or ""))
+        if callback is None:
+            return
+        operator = message.get("MemberName") or message.get("Interface") or ""
+
+        def assign(record: Callback) -> str:
+            record.operator = operator
+            return f"connected to operator {operator}"
+
+        with contextlib.suppress(Conflict):
+            await self.store.update(callback.id, assign, actor=ACTOR, allowed=IN_FLIGHT, now=now)
+        for listener in self.listeners:
+            listener({"type": "callback_connected", "callback": callback.public(), "operator": operator,
+                      "interface": message.get("Interface")})
+
+    async def _move(self, callback: Callback, status: str, reason: str, now: float) -> None:
+        def move(record: Callback) -> str:
+            record.status = status
+            record.attempt_started_at = now
+            return reason
+
+        with contextlib.suppress(Conflict):
+            await self.store.update(callback.id, move, actor=ACTOR, allowed=IN_FLIGHT, now=now)
+
+    async def _attempt_over(self, callback: Callback, outcome: Outcome, now: float, detail: str = "") -> None:
+        decision = policy.after_attempt(outcome, callback.rings + 1, now, self.hours, self.settings.callbacks,
+                                        callback.not_after)
+        attempt = callback.attempts
+
+        def settle(record: Callback) -> str:
+            record.last_outcome = outcome.value
+            record.rings += 1
+            if decision.due_at is not None:
+                record.status = Status.SCHEDULED
+                record.due_at = decision.due_at
+                return f"attempt {attempt}: {detail or policy.FAILURE_TEXT.get(outcome, outcome.value)}; retry"
+            record.status = decision.status
+            record.reason = detail or decision.reason
+            return f"attempt {attempt}: {outcome.value}" + (f"; {record.reason}" if record.reason else "")
+
+        try:
+            await self.store.update(callback.id, settle, actor=ACTOR, now=now,
+                                    allowed=frozenset({callback.status}))
+        except Conflict:
+            return
+        if decision.due_at is not None:
+            await self.scheduler.schedule(callback.id, decision.due_at)
+        log.info("callback attempt over", extra={"callback": callback.id, "attempt": attempt,
+                                                 "outcome": outcome.value, "retry": decision.due_at is not None})
+
+    # -- sweep ---------------------------------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        now = self.clock()
+        cb = self.settings.callbacks
+        is_open = self.hours.is_open(_utc(now))
+        for callback in await self.store.list([Status.DIALLING, Status.QUEUED, Status.CONNECTED], limit=100_000):
+            age = now - callback.attempt_started_at
+            placeholder = attempt_uniqueid(callback.id, callback.attempts)
+            if callback.status == Status.QUEUED:
+                if not is_open:
+                    await self._carry_over(callback, now)
+                elif age > cb.placeholder_hours * 3600:
+                    await self._close_attempt(callback, now)
+            elif age > cb.attempt_timeout_minutes * 60:
+                if callback.status == Status.DIALLING and self.placeholder_waiting(placeholder):
+                    # The Originate went out but the worker died before saying so: the place is held.
+                    await self._move(callback, Status.QUEUED, "placeholder found waiting in the queue", now)
+                else:
+                    await self._close_attempt(callback, now)
+        for callback in await self.store.list([Status.SCHEDULED], limit=100_000):
+            if callback.due_at <= now - 60:
+                # Overdue by a minute: its job was lost (a worker killed). Dialling is claimed per attempt,
+                # so a second job is harmless.
+                await self.scheduler.schedule(callback.id, now)
+
+    async def _close_attempt(self, callback: Callback, now: float) -> None:
+        if self.hangup is not None:
+            await _maybe(self.hangup(attempt_uniqueid(callback.id, callback.attempts)))
+        await self._attempt_over(callback, Outcome.TIMEOUT, now)
+
+    async def _carry_over(self, callback: Callback, now: float) -> None:
+        decision = policy.at_closing(now, self.hours, self.settings.callbacks, callback.not_after)
+
+        def carry(record: Callback) -> str:
+            if decision.due_at is None:
+                record.status = decision.status
+                record.reason = decision.reason
+                return decision.reason
+            record.status = Status.SCHEDULED
+            record.due_at = decision.due_at
+            record.carried_over += 1
+            return "carried over to the next working day"
+
+        try:
+            await self.store.update(callback.id, carry, actor="closing", allowed=frozenset({Status.QUEUED}), now=now)
+        except Conflict:
+            return
+        if self.hangup is not None:
+            await _maybe(self.hangup(attempt_uniqueid(callback.id, callback.attempts)))
+        if decision.due_at is not None:
+            await self.scheduler.schedule(callback.id, decision.due_at)
+
+
+def _utc(now: float) -> datetime:
+    return datetime.fromtimestamp(now, UTC)
+
+
+async def _maybe(result: asyncio.Future[None] | None) -> None:
+    if result is not None:
+        await result
