@@ -127,7 +127,8 @@ class Dialer:
     async def _originate_headers(self, callback: Callback, attempt: int, now: float) -> list[tuple[str, str]]:
         cb = self.settings.callbacks
         common = [("ActionID", attempt_action_id(callback.id, attempt)), ("Async", "true"),
-                  ("Variable", f"CC_CALLBACK_ID={callback.id}"), ("Variable", f"CC_ATTEMPT={attempt}")]
+                  # "__" makes both halves of the Local channel inherit them.
+                  ("Variable", f"__CC_CALLBACK_ID={callback.id}"), ("Variable", f"__CC_ATTEMPT={attempt}")]
         if cb.mode == "resident_first":
             return [("Channel", f"Local/{callback.phone}@callback-resident-first"),
                     ("Context", "callback-resident-first"), ("Exten", "answered"), ("Priority", "1"),
@@ -139,7 +140,7 @@ class Dialer:
                 ("CallerID", f'"CALLBACK {callback.id}" <{callback.phone}>'),
                 ("ChannelId", f"{attempt_uniqueid(callback.id, attempt)}-1"),
                 ("OtherChannelId", attempt_uniqueid(callback.id, attempt)),
-                ("Variable", f"CC_POSITION={position}"), *common]
+                ("Variable", f"__CC_POSITION={position}"), *common]
 
     async def position_for(self, callback: Callback, now: float) -> int:
         """1 + the entries now in the queue that first joined no later than this resident: live callers by

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import random
 import secrets
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 RING_SECONDS = 3.0
 # Originate outcomes and the Reason codes Asterisk reports (4 answered, 3 no answer, 5 busy, 8 congestion).
-ORIGINATE_REASONS = {"answer": 4, "noanswer": 3, "busy": 5, "congestion": 8, "failed": 0}
+ORIGINATE_REASONS = {"answer": 4, "noanswer": 3, "busy": 5, "congestion": 8, "failed": 0, "hangup": 1}
 MAX_SESSION_BACKLOG = 4 << 20
 
 
@@ -67,6 +68,8 @@ class SimCaller:
     patience_timer: Handle | None = None
     member: SimMember | None = None
     answered_at: float = 0.0
+    # A callback's placeholder: the Originate that created it (answered when an operator is connected).
+    originate: Message | None = None
 
 
 @dataclass
@@ -101,6 +104,10 @@ class SimConfig:
     originate_answer_probability: float = 0.8
     # manager.conf `timestampevents`: on by default so the service measures in simulated seconds.
     timestamps: bool = True
+    # Append every Originate received to this file (JSON lines), for tests that run the simulator as a process.
+    originate_log: str = ""
+    # How a resident answers a callback: probability of answering (else no answer).
+    resident_answer_probability: float = 0.85
 
 
 class PbxSimulator:
@@ -344,7 +351,37 @@ class PbxSimulator:
                                                 ("Queue", self.config.queue), ("Interface", member.interface),
                                                 ("MemberName", member.name), ("HoldTime", str(hold)),
                                                 ("RingTime", str(int(RING_SECONDS)))])
+        if caller.originate is not None:
+            # The placeholder is answered by the queue: its Originate succeeds, the resident is dialled.
+            self._originate_answered(caller.originate, caller.channel.replace(";2", ";1"))
+            self.later(RING_SECONDS * 3, self._resident_answers, caller, member)
+            return
         self.later(caller.handle, self._complete, caller, member, "agent")
+
+    def _resident_outcome(self, phone: str) -> str:
+        script = self.originate_script.get(phone)
+        if script:
+            return script.popleft()
+        return "answer" if self.rng.random() < self.config.resident_answer_probability else "noanswer"
+
+    def _resident_answers(self, caller: SimCaller, member: SimMember) -> None:
+        """[callback-dial]: Dial() the resident, then UserEvent CallbackResult with DIALSTATUS."""
+        assert caller.originate is not None
+        outcome = self._resident_outcome(caller.originate.get("Exten") or "")
+        if outcome == "answer":
+            self.later(caller.handle, self._callback_over, caller, member, "ANSWER")
+        else:
+            self._callback_over(caller, member, DIALSTATUS[outcome])
+
+    def _callback_over(self, caller: SimCaller, member: SimMember, dial_status: str) -> None:
+        assert caller.originate is not None
+        variables = _variables(caller.originate)
+        self.emit("UserEvent", "user,all", [*self._channel_block(caller, context="callback-dial"),
+                                            ("UserEvent", "CallbackResult"),
+                                            ("CallbackId", variables.get("CC_CALLBACK_ID", "")),
+                                            ("Attempt", variables.get("CC_ATTEMPT", "")),
+                                            ("DialStatus", dial_status)])
+        self._complete(caller, member, "agent")
 
     def _complete(self, caller: SimCaller, member: SimMember, reason: str) -> None:
         if self.in_call.get(member.interface) is not caller:
@@ -584,7 +621,11 @@ class PbxSimulator:
 
     def _action_originate(self, session: Session, action: Message) -> None:
         record = OriginateRecord(self.now(), action.to_dict())
+        record.headers["Variable"] = ",".join(action.get_all("Variable"))
         self.originates.append(record)
+        if self.config.originate_log:
+            with open(self.config.originate_log, "a", encoding="utf-8") as log_file:
+                log_file.write(json.dumps({"at": record.at, **record.headers}, ensure_ascii=False) + "\n")
         for hook in self.on_originate:
             hook(record)
         if (action.get("Async") or "").lower() not in ("true", "yes", "1"):
@@ -592,26 +633,108 @@ class PbxSimulator:
             return
         self._respond(session, action, "Success", [("Message", "Originate successfully queued")])
         channel = action.get("Channel") or ""
-        script = self.originate_script.get(channel)
-        if script:
-            outcome = script.popleft()
-        else:
-            outcome = "answer" if self.rng.random() < self.config.originate_answer_probability else "noanswer"
+        if "@callback-placeholder" in channel:
+            self._placeholder(action)
+            return
+        if channel.endswith("@agents") and action.get("Context") == "callback-operator-first":
+            self.later(RING_SECONDS, self._call_now, action)
+            return
+        target = action.get("Exten") if "@callback-resident-first" in channel else channel
+        outcome = self._resident_outcome(channel.split("@")[0].removeprefix("Local/")) \
+            if "@callback-resident-first" in channel else self._scripted(target or channel)
         record.outcome = outcome
         self.later(2.0 if outcome != "noanswer" else 30.0, self._originate_result, action, outcome)
+
+    def _scripted(self, key: str) -> str:
+        script = self.originate_script.get(key)
+        if script:
+            return script.popleft()
+        return "answer" if self.rng.random() < self.config.originate_answer_probability else "noanswer"
+
+    def _placeholder(self, action: Message) -> None:
+        """A callback holds its place: a silent caller in the queue at CC_POSITION, never giving up."""
+        variables = _variables(action)
+        position = int(variables.get("CC_POSITION", "0") or 0) or len(self.waiting) + 1
+        linkedid = self._uniqueid()
+        uniqueid = action.get("OtherChannelId") or self._uniqueid()
+        exten = (action.get("Channel") or "").split("@")[0].removeprefix("Local/")
+        caller = SimCaller(uniqueid, linkedid, self._local_pair(exten, "callback-placeholder") + ";2",
+                           action.get("Exten") or "", f"CALLBACK {exten}", self.now(), position,
+                           self.config.traffic.handle_time(self.rng), originate=action)
+        index = min(position - 1, len(self.waiting))
+        self.waiting.insert(index, caller)
+        self.emit("QueueCallerJoin", "agent,all", [*self._channel_block(caller, context="callback-placeholder"),
+                                                   ("Queue", self.config.queue), ("Position", str(index + 1)),
+                                                   ("Count", str(len(self.waiting)))])
+        self._dispatch()
+
+    def _call_now(self, action: Message) -> None:
+        """Operator first by hand: the operator's phone rings, then the resident's."""
+        member = self.members.get(action.get("Channel") or "")
+        if member is None or member.in_call:
+            self._originate_result(action, "noanswer")
+            return
+        member.in_call = True
+        self._originate_answered(action, self._local_pair(member.interface.split("@")[0][6:], "agents") + ";1")
+        outcome = self._resident_outcome(action.get("Exten") or "")
+        variables = _variables(action)
+
+        def over() -> None:
+            member.in_call = False
+            member.calls_taken += 1
+            member.last_call = self.now()
+            self.emit("UserEvent", "user,all", [("UserEvent", "CallbackResult"),
+                                                ("CallbackId", variables.get("CC_CALLBACK_ID", "")),
+                                                ("Attempt", variables.get("CC_ATTEMPT", "")),
+                                                ("DialStatus", DIALSTATUS[outcome])])
+            self._dispatch()
+
+        self.later(self.config.traffic.handle_time(self.rng) if outcome == "answer" else RING_SECONDS * 3, over)
+
+    def _originate_answered(self, action: Message, channel: str) -> None:
+        target = [("Context", action.get("Context") or ""), ("Exten", action.get("Exten") or "")] \
+            if action.get("Context") else [("Application", action.get("Application") or ""),
+                                           ("Data", action.get("Data") or "")]
+        self.emit("OriginateResponse", "call,all", [
+            ("ActionID", action.get("ActionID") or ""), ("Response", "Success"), ("Channel", channel), *target,
+            ("Reason", "4"), ("Uniqueid", action.get("ChannelId") or self._uniqueid()),
+            ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>")])
+
+    def _action_hangup(self, session: Session, action: Message) -> None:
+        wanted = action.get("Channel") or ""
+        caller = next((c for c in self.waiting if wanted in (c.channel, c.uniqueid)), None)
+        if caller is None:
+            self._respond(session, action, "Error", [("Message", "No such channel")])
+            return
+        self._respond(session, action, "Success", [("Message", "Channel Hungup")])
+        self._abandon(caller)
+        if caller.originate is not None:
+            self._originate_result(caller.originate, "hangup")
 
     def _originate_result(self, action: Message, outcome: str) -> None:
         channel = action.get("Channel") or ""
         answered = outcome == "answer"
+        if answered:
+            self._originate_answered(action, self._local_pair("x", "o") + ";1")
+            return
         target = [("Context", action.get("Context") or ""), ("Exten", action.get("Exten") or "")] \
             if action.get("Context") else [("Application", action.get("Application") or ""),
                                            ("Data", action.get("Data") or "")]
-        callerid = action.get("CallerID") or ""
-        number = callerid.split("<")[-1].rstrip(">") if "<" in callerid else callerid
-        name = callerid.split("<")[0].strip().strip('"') if "<" in callerid else ""
         self.emit("OriginateResponse", "call,all", [
-            ("ActionID", action.get("ActionID") or ""), ("Response", "Success" if answered else "Failure"),
-            ("Channel", self._local_pair("x", "o") + ";1" if answered else channel), *target,
-            ("Reason", str(ORIGINATE_REASONS[outcome])),
-            ("Uniqueid", self._uniqueid() if answered else "<unknown>"),
-            ("CallerIDNum", number or "<unknown>"), ("CallerIDName", name or "<unknown>")])
+            ("ActionID", action.get("ActionID") or ""), ("Response", "Failure"), ("Channel", channel), *target,
+            ("Reason", str(ORIGINATE_REASONS[outcome])), ("Uniqueid", "<unknown>"),
+            ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>")])
+
+
+DIALSTATUS = {"answer": "ANSWER", "noanswer": "NOANSWER", "busy": "BUSY", "congestion": "CONGESTION", "failed": "CHANUNAVAIL",
+              "hangup": "CANCEL"}
+
+
+def _variables(action: Message) -> dict[str, str]:
+    """Originate `Variable:` headers (repeated, or comma-separated), names without the inheritance prefix."""
+    found: dict[str, str] = {}
+    for header in action.get_all("Variable"):
+        for item in header.split(","):
+            name, _, value = item.partition("=")
+            found[name.strip().lstrip("_")] = value
+    return found

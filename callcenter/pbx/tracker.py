@@ -69,6 +69,12 @@ class Caller:
     callername: str
     position: int
     joined_at: float
+    # "call": a resident on the line; "callback": a placeholder holding a callback's place.
+    kind: str = "call"
+
+
+def caller_kind(channel: str) -> str:
+    return "callback" if "@callback-placeholder" in channel else "call"
 
 
 @dataclass
@@ -124,6 +130,7 @@ class Counters:
     exited: int = 0
     unknown_outcome: int = 0
     answered_within_threshold: int = 0
+    callbacks_connected: int = 0
     wait_seconds_answered: float = 0.0
     wait_seconds_abandoned: float = 0.0
     longest_wait_answered: float = 0.0
@@ -244,12 +251,13 @@ class QueueTracker:
         assert uniqueid is not None
         if q.caller(uniqueid) is not None:
             return []
-        caller = Caller(uniqueid, m.get("Channel", "") or "", m.get("CallerIDNum", "") or "",
-                        m.get("CallerIDName", "") or "", _int(m.get("Position"), len(q.waiting) + 1), now)
+        channel = m.get("Channel", "") or ""
+        caller = Caller(uniqueid, channel, m.get("CallerIDNum", "") or "", m.get("CallerIDName", "") or "",
+                        _int(m.get("Position"), len(q.waiting) + 1), now, caller_kind(channel))
         index = min(max(caller.position - 1, 0), len(q.waiting))
         q.waiting.insert(index, caller)
         q.renumber()
-        if uniqueid not in q.seen_today:
+        if caller.kind == "call" and uniqueid not in q.seen_today:
             q.seen_today.add(uniqueid)
             q.counters.offered += 1
         q.stats.joined(now)
@@ -258,6 +266,9 @@ class QueueTracker:
     def _on_QueueCallerAbandon(self, q: QueueState, m: Message, now: float) -> list[Change]:
         uniqueid = m.get("Uniqueid", "") or ""
         caller = q.caller(uniqueid)
+        if caller_kind(m.get("Channel") or "") == "callback":
+            q.pending_abandon[uniqueid] = 0  # a placeholder withdrawn (carried over): not a caller giving up
+            return []
         hold = _int(m.get("HoldTime"), int(now - caller.joined_at) if caller else 0)
         q.counters.abandoned += 1
         q.abandoned_since_baseline += 1
@@ -276,14 +287,14 @@ class QueueTracker:
         hold = int(now - caller.joined_at)
         if uniqueid in q.pending_abandon:
             hold = q.pending_abandon.pop(uniqueid)
-            reason = "abandoned"
+            reason = "abandoned" if caller.kind == "call" else "withdrawn"
         elif any(member.ringing_for == uniqueid for member in q.members.values()):
             q.pending_connect[uniqueid] = caller
             while len(q.pending_connect) > MAX_PENDING_CONNECTS:
                 q.pending_connect.popitem(last=False)
             reason = "connecting"
         else:
-            q.counters.exited += 1
+            q.counters.exited += caller.kind == "call"
             reason = "exited"
         return [{"type": "caller_left", "queue": q.name, "uniqueid": uniqueid, "reason": reason,
                  "hold_seconds": hold}, self._counters(q)]
@@ -326,7 +337,9 @@ class QueueTracker:
         member.ringing_for = None
         q.calls[member.interface] = ActiveCall(uniqueid, m.get("CallerIDNum", "") or "", member.interface,
                                                member.name, now, hold)
-        if uniqueid and (caller is not None or uniqueid in q.seen_today):
+        if caller is not None and caller.kind == "callback":
+            q.counters.callbacks_connected += 1
+        elif uniqueid and (caller is not None or uniqueid in q.seen_today):
             q.counters.answered += 1
             q.counters.wait_seconds_answered += hold
             q.counters.longest_wait_answered = max(q.counters.longest_wait_answered, hold)
@@ -454,17 +467,18 @@ class QueueTracker:
             uniqueid = item.get("Uniqueid") or ""
             caller = known.pop(uniqueid, None)
             if caller is None:
-                caller = Caller(uniqueid, item.get("Channel") or "", item.get("CallerIDNum") or "",
-                                item.get("CallerIDName") or "", 0, now - _int(item.get("Wait")))
+                channel = item.get("Channel") or ""
+                caller = Caller(uniqueid, channel, item.get("CallerIDNum") or "", item.get("CallerIDName") or "", 0,
+                                now - _int(item.get("Wait")), caller_kind(channel))
             waiting.append(caller)
-            if uniqueid not in q.seen_today:
+            if caller.kind == "call" and uniqueid not in q.seen_today:
                 q.seen_today.add(uniqueid)
                 q.counters.offered += 1
         q.waiting = waiting
         q.renumber()
         q.pending_abandon.clear()
         # Callers who were waiting and are gone: their fate happened while the link was down.
-        vanished = len(known)
+        vanished = sum(1 for caller in known.values() if caller.kind == "call")
         abandoned_now = _int(params.get("Abandoned"), -1)
         completed_now = _int(params.get("Completed"), -1)
         if vanished:
