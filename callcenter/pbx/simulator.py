@@ -726,8 +726,8 @@ class PbxSimulator:
             ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>")])
 
 
-DIALSTATUS = {"answer": "ANSWER", "noanswer": "NOANSWER", "busy": "BUSY", "congestion": "CONGESTION", "failed": "CHANUNAVAIL",
-              "hangup": "CANCEL"}
+DIALSTATUS = {"answer": "ANSWER", "noanswer": "NOANSWER", "busy": "BUSY", "congestion": "CONGESTION",
+              "failed": "CHANUNAVAIL", "hangup": "CANCEL"}
 
 
 def _variables(action: Message) -> dict[str, str]:
