@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from callcenter.callbacks.jobs import RqScheduler
+from callcenter.callbacks.monitor import CallbackMonitor
+from callcenter.callbacks.service import CallbackService
+from callcenter.callbacks.store import CallbackStore
 from callcenter.config import Settings
+from callcenter.hotline.view import position_estimates
+from callcenter.pbx.ami import AmiError
 from callcenter.pbx.link import PbxLink
-from callcenter.web import hotline
+from callcenter.web import callbacks, hotline
 from callcenter.web.accesslog import MaskedAccessLogger
 from callcenter.web.app import create_app
+from callcenter.web.keys import CLOCK, HOURS, REDIS, SETTINGS
 
 log = logging.getLogger(__name__)
+CALLBACK_MONITOR = web.AppKey("callback_monitor", CallbackMonitor)
 
 
 def build_service(settings: Settings) -> web.Application:
@@ -33,9 +42,60 @@ def build_service(settings: Settings) -> web.Application:
         yield
         await link.stop()
 
-    app = create_app(settings, redis_url=settings.redis.url, pbx_status=link, extra_contexts=[pbx_context])
+    async def callbacks_context(app: web.Application) -> AsyncIterator[None]:
+        service, monitor = wire_callbacks(app, link)
+        app[callbacks.CALLBACKS] = service
+        app[CALLBACK_MONITOR] = monitor
+        link.client.on_event(monitor.on_event)
+        task = asyncio.create_task(monitor.run(), name="callback-monitor")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app = create_app(settings, redis_url=settings.redis.url, pbx_status=link,
+                     extra_contexts=[pbx_context, callbacks_context])
     app[hotline.PBX_LINK] = link
     return app
+
+
+def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService, CallbackMonitor]:
+    """The callback service (web side) and monitor (PBX events, sweep) over the app's Redis and PBX link."""
+    settings = app[SETTINGS]
+    store = CallbackStore(app[REDIS])
+    scheduler = app.get(callbacks.SCHEDULER) or RqScheduler(settings.redis.url)
+    clock = app[CLOCK]
+
+    def live_queue(order_key: float) -> tuple[int, Callable[[int], float | None]]:
+        now = link.now()
+        state = link.tracker.queue(link.queue_name, now)
+        ahead = sum(1 for caller in state.waiting if caller.kind == "call" and caller.joined_at <= order_key)
+
+        def wait_for(position: int) -> float | None:
+            return position_estimates(state, now, position)[-1]
+
+        return ahead, wait_for
+
+    def placeholder(uniqueid: str) -> str | None:
+        state = link.tracker.queues.get(link.queue_name)
+        caller = state.caller(uniqueid) if state else None
+        return caller.channel if caller else None
+
+    def hangup(uniqueid: str) -> asyncio.Future[None] | None:
+        channel = placeholder(uniqueid)
+        if channel is None:
+            return None
+
+        async def send() -> None:
+            with contextlib.suppress(AmiError):
+                await link.client.send_action("Hangup", [("Channel", channel)])
+
+        return asyncio.ensure_future(send())
+
+    service = CallbackService(store, settings, app[HOURS], scheduler, live_queue=live_queue, clock=clock)
+    monitor = CallbackMonitor(store, settings, app[HOURS], scheduler, hangup=hangup, clock=clock,
+                              placeholder_waiting=lambda uniqueid: placeholder(uniqueid) is not None)
+    return service, monitor
 
 
 async def serve(settings: Settings, app: web.Application | None = None) -> None:

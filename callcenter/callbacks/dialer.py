@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # Fault injection for the crash tests: CALLCENTER_FAULT_PAUSE=after_claim|after_originate makes the dialler
 # write CALLCENTER_FAULT_FILE and wait there, so a test can kill the process at exactly that point.
 FAULT_POINT = "CALLCENTER_FAULT_PAUSE"
+WAIT_RESOLUTION = 1.0
 FAULT_FILE = "CALLCENTER_FAULT_FILE"
 
 
@@ -157,7 +158,9 @@ class Dialer:
                 key = other.order_key
             else:
                 key = now - float(entry.get("Wait") or 0)
-            if key <= callback.order_key:
+            # Wait is in whole seconds, so a live caller's join time is known to a second: a tie goes to the
+            # caller already waiting (a callback never jumps ahead of someone who may have been first).
+            if key <= callback.order_key + WAIT_RESOLUTION:
                 ahead += 1
         return ahead + 1
 

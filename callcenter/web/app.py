@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
@@ -10,9 +11,9 @@ from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.metrics import create_registry, metrics_middleware
 from callcenter.storage import connect
-from callcenter.web import docs, health, hotline, ivr
+from callcenter.web import callbacks, docs, health, hotline, ivr
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
-from callcenter.web.keys import HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
+from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -39,6 +40,7 @@ def create_app(
         client_max_size=settings.http.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[CLOCK] = time.time
     app[HOURS] = WorkingHours.from_settings(settings.hours, settings.hotline.timezone)
     app[METRICS_REGISTRY] = registry
     app[PBX_STATUS] = pbx_status or NoPbxLink()
@@ -56,4 +58,5 @@ def create_app(
     app.add_routes(docs.routes)
     app.add_routes(hotline.routes)
     app.add_routes(ivr.routes)
+    app.add_routes(callbacks.routes)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -21,7 +22,11 @@ class LinkStatus(Protocol):
     def describe(self) -> str: ...
 
 
+Clock = Callable[[], float]
+
 SETTINGS = web.AppKey("settings", Settings)
+# The time as the service sees it; tests put in a fixed or advancing clock.
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 HOURS = web.AppKey("hours", WorkingHours)
 REDIS = web.AppKey("redis", aioredis.Redis)
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)

@@ -1,0 +1,296 @@
+"""Callbacks end to end: the PBX simulator over real TCP, a real Redis-compatible server, the real service.
+Time is injected (a clock the test moves), never slept; the dialler runs as the worker's job would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
+
+from callcenter.callbacks.dialer import Dialer
+from callcenter.callbacks.jobs import AmiPbx
+from callcenter.callbacks.model import Status
+from callcenter.callbacks.store import CallbackStore
+from callcenter.config import Settings
+from callcenter.hours import WorkingHours
+from callcenter.pbx.simulator import PbxSimulator, SimConfig
+from callcenter.server import CALLBACK_MONITOR, build_service
+from callcenter.web.callbacks import SCHEDULER
+from callcenter.web.hotline import PBX_LINK
+from callcenter.web.keys import CLOCK
+
+MSK = ZoneInfo("Europe/Moscow")
+LONG = 100_000.0
+
+
+def msk(hour: int, minute: int = 0, day: int = 24) -> float:
+    return datetime(2026, 11, day, hour, minute, tzinfo=MSK).timestamp()
+
+
+@dataclass
+class Clock:
+    now: float
+    # When set, the clock reads the PBX's own (accelerated, simulated) time instead of `now`.
+    follow: Callable[[], float] | None = None
+
+    def __call__(self) -> float:
+        return self.follow() if self.follow else self.now
+
+
+@dataclass
+class RecordingScheduler:
+    """Stands in for RQ: remembers what was scheduled for when, so the test can run it at that time."""
+
+    jobs: list[tuple[str, float]] = field(default_factory=list)
+
+    async def schedule(self, callback_id: str, at: float) -> None:
+        self.jobs.append((callback_id, at))
+
+
+@dataclass
+class Hotline:
+    client: TestClient
+    sim: PbxSimulator
+    clock: Clock
+    scheduler: RecordingScheduler
+    settings: Settings
+    store: CallbackStore
+
+    async def ask(self, phone: str, **extra: Any) -> dict[str, Any]:
+        response = await self.client.post("/api/callbacks", json={"phone": phone, **extra})
+        assert response.status in (200, 201), await response.text()
+        return await response.json()  # type: ignore[no-any-return]
+
+    async def dial(self, callback_id: str) -> str:
+        """What the RQ job does at its time."""
+        hours = WorkingHours.from_settings(self.settings.hours, self.settings.hotline.timezone)
+        async with AmiPbx(self.settings) as pbx:
+            dialer = Dialer(self.store, self.settings, hours, pbx, self.scheduler, owner="test-worker")
+            return await dialer.place(callback_id, now=self.clock())
+
+    async def settled(self, callback_id: str, statuses: set[str], timeout: float = 10.0) -> Any:
+        """Wait until the monitor has handled the PBX events that move the callback to one of `statuses`."""
+        monitor = self.client.app[CALLBACK_MONITOR]
+        async with asyncio.timeout(timeout):
+            while True:
+                callback = await self.store.get(callback_id)
+                if callback.status in statuses:
+                    return callback
+                handled = monitor.handled
+                while monitor.handled == handled:
+                    await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def hotline(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Hotline]:
+    # The simulated PBX's day starts at 10:00 Moscow time, whatever the wall clock says.
+    sim = PbxSimulator(SimConfig(agents=1, secret="s", generate_traffic=False, agent_no_answer=0.0,
+                                 acceleration=100, resident_answer_probability=1.0), start_time=msk(10))
+    await sim.start()
+    configured = settings.replace("ami", host="127.0.0.1", port=sim.port, secret="s")
+    configured = configured.replace("callbacks", retry_minutes_no_answer=10.0, retry_minutes_busy=5.0)
+    app = build_service(configured)
+    clock = Clock(msk(10))
+    scheduler = RecordingScheduler()
+    app[CLOCK] = clock
+    app[SCHEDULER] = scheduler
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    link = client.app[PBX_LINK]
+    await link.client.wait_until(lambda: link.resyncs >= 1, 5)
+    yield Hotline(client, sim, clock, scheduler, configured, CallbackStore(redis))
+    await client.close()
+    await sim.stop()
+
+
+async def test_web_request_cancel_and_one_active_per_number(hotline: Hotline, redis: aioredis.Redis) -> None:
+    first = await hotline.ask("8 (495) 123-45-67", topic="субсидия")
+    assert first["phone"] == "+7 *** ***-45-67"
+    assert first["status"] == "scheduled"
+    assert first["position"] == 1
+    assert first["estimated_call_at"] >= hotline.clock.now
+    assert len(first["cancel_token"]) > 20
+    assert hotline.scheduler.jobs == [(first["id"], hotline.clock.now)]
+    again = await hotline.client.post("/api/callbacks", json={"phone": "+7 495 1234567"})
+    assert again.status == 200
+    body = await again.json()
+    assert body["id"] == first["id"] and "cancel_token" not in body
+    wrong = await hotline.client.post(f"/api/callbacks/{first['id']}/cancel", json={"token": "guess"})
+    assert wrong.status == 403
+    cancelled = await hotline.client.post(f"/api/callbacks/{first['id']}/cancel", json={"token": first["cancel_token"]})
+    assert cancelled.status == 200
+    assert (await cancelled.json())["status"] == "cancelled"
+    history = await hotline.store.history(first["id"])
+    assert [(h["from"], h["to"]) for h in history] == [("", "scheduled"), ("scheduled", "cancelled")]
+    assert await hotline.dial(first["id"]) == "not scheduled (cancelled)"
+    assert hotline.sim.originates == []
+    # With the first one cancelled the number may ask again: a new callback.
+    assert (await hotline.ask("84951234567"))["id"] != first["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"phone": "12345"}, 422, "phone_invalid"),
+        ({"phone": "+44 20 7946 0958"}, 422, "phone_not_allowed"),
+        ({"phone": "84951234567", "colour": "red"}, 422, "unknown_fields"),
+        ({"phone": "84951234567", "not_before": "2026-11-24T12:00:00+03:00",
+          "not_after": "2026-11-24T11:00:00+03:00"}, 422, "window_reversed"),
+        ({"phone": "84951234567", "not_after": "2026-11-23T11:00:00+03:00"}, 422, "window_in_the_past"),
+        ({"phone": "84951234567", "not_before": "tomorrow"}, 422, "invalid_field"),
+        ({"phone": 84951234567}, 422, "invalid_field"),
+        ([1, 2], 400, "invalid_json"),
+    ],
+)
+async def test_bad_requests_are_refused_and_nothing_is_stored(hotline: Hotline, redis: aioredis.Redis,
+                                                              body: Any, status: int, code: str) -> None:
+    response = await hotline.client.post("/api/callbacks", json=body)
+    assert response.status == status
+    answer = await response.json()
+    assert answer["error"] == code
+    assert answer["detail"]
+    assert await redis.keys("cb:*") == []
+
+
+async def test_oversized_and_non_json_bodies(hotline: Hotline, redis: aioredis.Redis) -> None:
+    huge = await hotline.client.post("/api/callbacks", data=b"{" + b" " * 100_000 + b"}",
+                                     headers={"Content-Type": "application/json"})
+    assert huge.status == 413
+    garbage = await hotline.client.post("/api/callbacks", data=b"\xff\xfe not json",
+                                        headers={"Content-Type": "application/json"})
+    assert garbage.status == 400
+    assert await redis.keys("cb:*") == []
+
+
+async def test_daily_limit_per_client_address(hotline: Hotline) -> None:
+    limit = hotline.settings.callbacks.per_address_daily_limit
+    for index in range(limit):
+        await hotline.ask(f"8495123{index:04d}")
+    refused = await hotline.client.post("/api/callbacks", json={"phone": "84959999999"})
+    assert refused.status == 429
+    assert (await refused.json())["error"] == "too_many_requests"
+    assert refused.headers["Retry-After"] == "86400"
+
+
+async def test_out_of_hours_request_is_dialled_at_the_next_opening(hotline: Hotline) -> None:
+    hotline.clock.now = msk(21, 30)
+    request = await hotline.ask("84951234567")
+    assert request["estimated_call_at"] == msk(8, 0, day=25)
+    assert hotline.scheduler.jobs == [(request["id"], msk(8, 0, day=25))]
+    hotline.clock.now = msk(23, 0)  # a job that runs early changes nothing
+    assert await hotline.dial(request["id"]) == "rescheduled"
+    assert hotline.sim.originates == []
+    hotline.clock.now = msk(8, 0, day=25)
+    assert await hotline.dial(request["id"]) == "dialled"
+    [originate] = hotline.sim.originates
+    assert originate.headers["Channel"] == f"Local/{request['id']}@callback-placeholder"
+    assert originate.headers["Exten"] == "+74951234567"
+
+
+async def test_no_answer_is_retried_after_the_interval_then_succeeds(hotline: Hotline) -> None:
+    hotline.sim.originate_script["+74951234567"] = deque(["noanswer", "answer"])
+    request = await hotline.ask("84951234567")
+    assert await hotline.dial(request["id"]) == "dialled"
+    retry = await hotline.settled(request["id"], {Status.SCHEDULED})
+    assert (retry.attempts, retry.rings, retry.last_outcome) == (1, 1, "no_answer")
+    assert retry.due_at == hotline.clock.now + 10 * 60
+    assert hotline.scheduler.jobs[-1] == (request["id"], retry.due_at)
+    assert await hotline.dial(request["id"]) == "rescheduled"  # too early: waits for the interval
+    hotline.clock.now = retry.due_at
+    assert await hotline.dial(request["id"]) == "dialled"
+    done = await hotline.settled(request["id"], {Status.DONE})
+    assert (done.attempts, done.operator) == (2, "op1")
+    assert len(hotline.sim.originates) == 2
+    steps = [(h["from"], h["to"]) for h in await hotline.store.history(request["id"])]
+    assert ("queued", "dialling") in steps and steps[-1][1] == "done"
+
+
+async def test_busy_three_times_fails_with_the_reason(hotline: Hotline) -> None:
+    hotline.sim.originate_script["+74951234567"] = deque(["busy", "busy", "busy"])
+    request = await hotline.ask("84951234567")
+    for attempt in (1, 2, 3):
+        assert await hotline.dial(request["id"]) == "dialled"
+        callback = await hotline.settled(request["id"], {Status.SCHEDULED, Status.FAILED})
+        assert callback.attempts == attempt
+        hotline.clock.now = callback.due_at if callback.status == Status.SCHEDULED else hotline.clock.now
+    assert callback.status == Status.FAILED
+    assert callback.reason == "busy after 3 attempts"
+    assert len(hotline.sim.originates) == 3
+    assert await hotline.dial(request["id"]) == "not scheduled (failed)"
+
+
+async def test_a_callback_at_position_five_keeps_its_place(hotline: Hotline) -> None:
+    """Callers A-D were ahead of E; E leaves for a callback; F and G join later. The operator must serve
+    A, B, C, D, then E's callback, then F and G."""
+    sim = hotline.sim
+    link = hotline.client.app[PBX_LINK]
+    await link.client.send_action("QueuePause", [("Interface", "Local/1@agents"), ("Paused", "true")])
+    changes = link.feed.listen()
+    # Callers arrive ten simulated seconds apart, as real ones do (scheduled on the PBX's own clock).
+    for index, name in enumerate("ABCDE"):
+        sim.later(10.0 * index, sim.caller_arrives, f"5550{ord(name)}", name, LONG, 30)
+    seen_joins = 0
+    while seen_joins < 5:
+        seen_joins += (await changes.get())["type"] == "caller_joined"
+    e_caller = sim.waiting[4]
+    sim._leave(e_caller)  # E presses 2: app_queue lets them out of the queue (context hotline-queue-exit)
+    for index, name in enumerate("FG", start=1):
+        sim.later(10.0 * index, sim.caller_arrives, f"5550{ord(name)}", name, LONG, 30)
+    while seen_joins < 7:
+        seen_joins += (await changes.get())["type"] == "caller_joined"
+    hotline.clock.follow = sim.now  # positions are judged against the PBX's Wait, in its own (accelerated) time
+    response = await hotline.client.post("/api/ivr/callback", data={
+        "phone": "84951112233", "uniqueid": e_caller.uniqueid, "joined_at": str(e_caller.joined_at)})
+    answer = dict(pair.split("=", 1) for pair in (await response.text()).split("&"))
+    assert answer["result"] == "accepted"
+    assert answer["position"] == "5"  # four live callers were ahead of E
+    assert await hotline.dial(answer["id"]) == "dialled"
+    assert "__CC_POSITION=5" in sim.originates[-1].headers["Variable"].split(",")
+    order: list[str] = []
+    await link.client.send_action("QueuePause", [("Interface", "Local/1@agents"), ("Paused", "false")])
+    async with asyncio.timeout(20):
+        while len(order) < 7:
+            change = await changes.get()
+            if change["type"] == "call_connected":
+                order.append(change["callerid"])
+    names = {f"5550{ord(n)}": n for n in "ABCDFG"} | {"+74951112233": "E (callback)"}
+    assert [names[number] for number in order] == ["A", "B", "C", "D", "E (callback)", "F", "G"]
+    done = await hotline.settled(answer["id"], {Status.DONE}, timeout=20)
+    assert done.operator == "op1"
+
+
+async def test_carry_over_at_closing_keeps_the_order(hotline: Hotline) -> None:
+    link = hotline.client.app[PBX_LINK]
+    await link.client.send_action("QueuePause", [("Interface", "Local/1@agents"), ("Paused", "true")])
+    hotline.clock.now = msk(19, 50)
+    first = await hotline.ask("84951110001")
+    second = await hotline.ask("84951110002")
+    changes = link.feed.listen()
+    for request in (first, second):
+        assert await hotline.dial(request["id"]) == "dialled"
+    placeholders = 0
+    while placeholders < 2:
+        placeholders += (await changes.get())["type"] == "caller_joined"
+    assert [c.kind for c in link.tracker.queues["hotline"].waiting] == ["callback", "callback"]
+    hotline.clock.now = msk(20, 0)
+    await hotline.client.app[CALLBACK_MONITOR].sweep()
+    carried = [await hotline.store.get(r["id"]) for r in (first, second)]
+    assert [(c.status, c.due_at, c.carried_over) for c in carried] == [("scheduled", msk(8, 0, day=25), 1)] * 2
+    while hotline.sim.waiting:  # the placeholders were hung up
+        await changes.get()
+    later = await hotline.ask("84951110003")
+    assert later["position"] == 3  # a request made after closing waits behind the two carried over
+    hotline.clock.now = msk(8, 0, day=25)
+    for request in (first, second):
+        assert await hotline.dial(request["id"]) == "dialled"
+    positions = [next(v for v in o.headers["Variable"].split(",") if v.startswith("__CC_POSITION="))
+                 for o in hotline.sim.originates[-2:]]
+    assert positions == ["__CC_POSITION=1", "__CC_POSITION=2"]
