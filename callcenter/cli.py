@@ -100,6 +100,7 @@ def simulator_config(settings: Settings) -> SimConfig:
     return SimConfig(
         queue=settings.hotline.queue, agents=sim.agents, username=settings.ami.username, secret=settings.ami.secret,
         acceleration=sim.acceleration, seed=sim.seed, timezone=settings.hotline.timezone,
+        resident_answer_probability=sim.resident_answer_probability, originate_log=sim.originate_log,
         traffic=TrafficModel(calls_per_day=sim.calls_per_day, mean_handle=sim.mean_handle_seconds,
                              mean_patience=sim.mean_patience_seconds, any_hour=sim.any_hour))
 

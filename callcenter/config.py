@@ -50,7 +50,7 @@ class HotlineSettings:
 @dataclass(frozen=True)
 class HoursSettings:
     open: str = setting("08:00", "opening time HH:MM, local to hotline.timezone")
-    close: str = setting("20:00", "closing time HH:MM, after the opening time")
+    close: str = setting("20:00", "closing time HH:MM after the opening time (24:00: open until midnight)")
     days: list[str] = setting(list(WEEKDAYS), "open weekdays, from mon tue wed thu fri sat sun")
     closed_dates: list[str] = setting([], "dates the hotline is closed, YYYY-MM-DD")
     changed: list[str] = setting([], "changed hours for a date, 'YYYY-MM-DD HH:MM-HH:MM'")
@@ -90,6 +90,7 @@ class CallbackSettings:
     per_number_daily_limit: int = setting(5, "requests accepted per number per day (>= 1)")
     per_address_daily_limit: int = setting(20, "web requests accepted per client address per day (>= 1)")
     placeholder_hours: float = setting(12.0, "longest a placeholder may wait in the queue, hours (> 0)")
+    sweep_seconds: float = setting(5.0, "how often to look for attempts whose outcome never came, seconds (> 0)")
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ class SimulatorSettings:
     any_hour: bool = setting(True, "take simulated calls outside working hours too, at the day's mean rate")
     acceleration: float = setting(1.0, "simulated seconds per real second (> 0)")
     seed: int = setting(0, "random seed; the same seed gives the same day")
+    resident_answer_probability: float = setting(0.85, "chance a resident answers a callback, 0..1")
+    originate_log: str = setting("", "append every Originate received to this file (JSON lines); empty: off")
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,9 @@ def _coerce(raw: Any, kind: Any, *, from_env: bool) -> Any:
 
 
 def parse_hhmm(text: str) -> time:
+    """'08:00' -> 08:00; '24:00' (a closing time: open until midnight) -> the last instant of the day."""
+    if text.strip() == "24:00":
+        return time.max
     match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", text.strip())
     if not match:
         raise ValueError(f"'{text}' is not a time HH:MM")
@@ -297,7 +303,7 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
           "operator_first or resident_first")
     check("callbacks.max_attempts", cb.max_attempts >= 1, "must be at least 1", "e.g. 3")
     for key in ("retry_minutes_no_answer", "retry_minutes_busy", "retry_minutes_failed", "attempt_timeout_minutes",
-                "placeholder_hours"):
+                "placeholder_hours", "sweep_seconds"):
         check(f"callbacks.{key}", getattr(cb, key) > 0, "must be positive", "e.g. 10")
     check("callbacks.initial_delay_seconds", cb.initial_delay_seconds >= 0, "must not be negative", "e.g. 0")
     for key in ("per_number_daily_limit", "per_address_daily_limit"):

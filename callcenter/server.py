@@ -94,6 +94,7 @@ def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService
 
     service = CallbackService(store, settings, app[HOURS], scheduler, live_queue=live_queue, clock=clock)
     monitor = CallbackMonitor(store, settings, app[HOURS], scheduler, hangup=hangup, clock=clock,
+                              sweep_interval=settings.callbacks.sweep_seconds,
                               placeholder_waiting=lambda uniqueid: placeholder(uniqueid) is not None)
     return service, monitor
 

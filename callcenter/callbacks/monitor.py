@@ -67,7 +67,7 @@ class CallbackMonitor:
         if message.name == "OriginateResponse":
             return (message.get("ActionID") or "").startswith("cb-")
         if message.name == "UserEvent":
-            return message.get("UserEvent") == "CallbackResult"
+            return message.get("UserEvent") in ("CallbackResult", "CallbackAnswered")
         if message.name == "AgentConnect":
             return parse_attempt(message.get("Uniqueid") or "") is not None
         return False
@@ -99,6 +99,8 @@ class CallbackMonitor:
         now = self.clock()
         if message.name == "OriginateResponse":
             await self._originate_response(message, now)
+        elif message.name == "UserEvent" and message.get("UserEvent") == "CallbackAnswered":
+            await self._answered(message, now)
         elif message.name == "UserEvent":
             await self._dial_result(message, now)
         elif message.name == "AgentConnect":
@@ -140,6 +142,16 @@ class CallbackMonitor:
             await self._move(callback, Status.DIALLING, "the operator answered; dialling the resident", now)
         else:
             await self._attempt_over(callback, Outcome.FAILED, now, "the operator did not answer")
+
+    async def _answered(self, message: Message, now: float) -> None:
+        callback = await self._current(self._user_event_attempt(message))
+        if callback is not None:
+            await self._move(callback, Status.CONNECTED, "the resident answered", now)
+
+    @staticmethod
+    def _user_event_attempt(message: Message) -> tuple[str, int] | None:
+        attempt = message.get("Attempt") or ""
+        return (message.get("CallbackId") or "", int(attempt)) if attempt.isdigit() else None
 
     async def _dial_result(self, message: Message, now: float) -> None:
         callback_id = message.get("CallbackId") or ""
@@ -222,6 +234,10 @@ class CallbackMonitor:
                     await self._carry_over(callback, now)
                 elif age > cb.placeholder_hours * 3600:
                     await self._close_attempt(callback, now)
+            elif callback.status == Status.CONNECTED:
+                if age > cb.placeholder_hours * 3600:
+                    # The resident answered; the end of the call was never seen (a long gap in the PBX link).
+                    await self._attempt_over(callback, Outcome.ANSWERED, now, "answered; end of call not seen")
             elif age > cb.attempt_timeout_minutes * 60:
                 if callback.status == Status.DIALLING and self.placeholder_waiting(placeholder):
                     # The Originate went out but the worker died before saying so: the place is held.

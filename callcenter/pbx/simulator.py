@@ -369,6 +369,10 @@ class PbxSimulator:
         assert caller.originate is not None
         outcome = self._resident_outcome(caller.originate.get("Exten") or "")
         if outcome == "answer":
+            variables = _variables(caller.originate)
+            self.emit("UserEvent", "user,all", [("UserEvent", "CallbackAnswered"),
+                                                ("CallbackId", variables.get("CC_CALLBACK_ID", "")),
+                                                ("Attempt", variables.get("CC_ATTEMPT", ""))])
             self.later(caller.handle, self._callback_over, caller, member, "ANSWER")
         else:
             self._callback_over(caller, member, DIALSTATUS[outcome])
