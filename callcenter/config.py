@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CALLCENTER_"
 # Environment variables that steer the loader itself rather than naming a setting.
-META_ENV = {"CALLCENTER_CONFIG"}
+META_ENV = {"CALLCENTER_CONFIG", "CALLCENTER_FAULT_PAUSE", "CALLCENTER_FAULT_FILE"}
 DEFAULT_CONFIG_PATH = Path("config/callcenter.toml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A value that plainly is a placeholder may stand in the file where a secret goes.
@@ -169,9 +169,9 @@ class ConfigError(Exception):
         super().__init__("; ".join(str(p) for p in problems))
 
 
-def _suggest(name: str, choices: list[str]) -> str:
+def _suggest(name: str, choices: list[str], list_all: bool = True) -> str:
     close = difflib.get_close_matches(name, choices, n=1)
-    known = ", ".join(sorted(choices))
+    known = ", ".join(sorted(choices)) if list_all else "see config/callcenter.toml"
     return f"did you mean '{close[0]}'? known: {known}" if close else f"known: {known}"
 
 
@@ -392,7 +392,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     for name in env:
         if name.startswith(ENV_PREFIX) and name not in known_env and name not in META_ENV:
             problems.append(ConfigProblem(name, "unknown setting in the environment",
-                                          _suggest(name, sorted(known_env))))
+                                          _suggest(name, sorted(known_env), list_all=False)))
 
     settings = Settings(**sections, source=str(config_path) if config_path.is_file() else "defaults")
     problems.extend(_validate(settings))
