@@ -155,6 +155,68 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    """Staff accounts. Uses REDIS_URL, or the store of a running `callcenter run`, or starts the embedded
+    store on its data directory for the moment."""
+    import getpass
+
+    from callcenter.accounts.store import AccountError, AccountStore
+    from callcenter.storage import EmbeddedValkey, connect
+    from callcenter.supervisor import running_store_url
+
+    settings = _settings(args)
+    if args.action != "list" and not args.username:
+        print(f"error: user {args.action} needs a user name", file=sys.stderr)
+        return 2
+    url = settings.redis.url or running_store_url(settings)
+    embedded = None
+    if not url:
+        embedded = EmbeddedValkey(settings.redis.data_dir)
+        url = embedded.start()
+
+    def password() -> str:
+        if args.password_stdin:
+            return sys.stdin.readline().rstrip("\n")
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            raise AccountError("the passwords differ")
+        return first
+
+    async def act() -> int:
+        client = connect(url)
+        accounts = AccountStore(client)
+        try:
+            if args.action == "add":
+                await accounts.add(args.username, args.name or args.username, args.role, password(),
+                                   args.interface or "", args.extension or "")
+                print(f"added {args.username} ({args.role})")
+            elif args.action == "list":
+                for user in await accounts.all():
+                    state = "disabled" if user.disabled else "active"
+                    print(f"{user.username:<16} {user.role:<12} {state:<9} {user.interface:<18} {user.name}")
+            elif args.action == "disable":
+                await accounts.set_disabled(args.username, True)
+                print(f"disabled {args.username}; their sessions are ended")
+            elif args.action == "enable":
+                await accounts.set_disabled(args.username, False)
+                print(f"enabled {args.username}")
+            elif args.action == "passwd":
+                await accounts.set_password(args.username, password())
+                print(f"password of {args.username} changed; their sessions are ended")
+        except AccountError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await client.aclose()
+        return 0
+
+    try:
+        return asyncio.run(act())
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -180,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd = add("replay", cmd_replay, "feed a recorded AMI stream through the parser and tracker")
     replay_cmd.add_argument("file")
     replay_cmd.add_argument("--json", action="store_true", help="print the final state as JSON")
+    user = add("user", cmd_user, "staff accounts: add, list, disable, enable, passwd")
+    user.add_argument("action", choices=["add", "list", "disable", "enable", "passwd"])
+    user.add_argument("username", nargs="?")
+    user.add_argument("--role", choices=["operator", "interpreter", "supervisor"], default="operator")
+    user.add_argument("--name", help="the person's name, as shown on the dashboard")
+    user.add_argument("--interface", help="the operator's queue member interface, e.g. Local/101@agents")
+    user.add_argument("--extension", help="the operator's softphone extension, e.g. 101")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     embedded = add("embedded-redis", cmd_embedded_redis, argparse.SUPPRESS)
     embedded.add_argument("--port", type=int, required=True)
     embedded.add_argument("--data-dir", required=True)

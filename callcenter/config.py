@@ -104,6 +104,7 @@ class HttpSettings:
     host: str = setting("127.0.0.1", "the address the web service binds to")
     port: int = setting(8080, "the web service's TCP port, 1..65535")
     max_body_bytes: int = setting(65536, "largest request body accepted, in bytes (> 0)")
+    session_hours: float = setting(12.0, "how long a staff login lasts, hours (> 0)")
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,7 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
         check("callbacks.allowed_prefixes", bool(re.fullmatch(r"\+\d{1,6}", prefix)),
               f"'{prefix}' is not an E.164 prefix", "e.g. +7 or +7495")
     check("http.max_body_bytes", settings.http.max_body_bytes > 0, "must be positive", "e.g. 65536")
+    check("http.session_hours", settings.http.session_hours > 0, "must be positive", "e.g. 12")
     check("simulator.agents", settings.simulator.agents >= 0, "must not be negative", "e.g. 8")
     check("simulator.calls_per_day", settings.simulator.calls_per_day >= 0, "must not be negative",
           "e.g. 3000")

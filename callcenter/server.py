@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from callcenter.callbacks.dialer import Dialer
 from callcenter.callbacks.jobs import RqScheduler
 from callcenter.callbacks.monitor import CallbackMonitor
 from callcenter.callbacks.service import CallbackService
@@ -18,6 +19,7 @@ from callcenter.config import Settings
 from callcenter.hotline.view import position_estimates
 from callcenter.pbx.ami import AmiError
 from callcenter.pbx.link import PbxLink
+from callcenter.pbx.protocol import Message
 from callcenter.web import callbacks, hotline
 from callcenter.web.accesslog import MaskedAccessLogger
 from callcenter.web.app import create_app
@@ -46,6 +48,9 @@ def build_service(settings: Settings) -> web.Application:
         service, monitor = wire_callbacks(app, link)
         app[callbacks.CALLBACKS] = service
         app[CALLBACK_MONITOR] = monitor
+        app[callbacks.DIALER] = Dialer(service.store, app[SETTINGS], app[HOURS], LinkPbx(link), service.scheduler,
+                                       owner="serve")
+        app[callbacks.HANGUP] = monitor.hang_up
         link.client.on_event(monitor.on_event)
         task = asyncio.create_task(monitor.run(), name="callback-monitor")
         yield
@@ -57,6 +62,22 @@ def build_service(settings: Settings) -> web.Application:
                      extra_contexts=[pbx_context, callbacks_context])
     app[hotline.PBX_LINK] = link
     return app
+
+
+class LinkPbx:
+    """The dialler's PBX actions over the service's own AMI link (for "call now")."""
+
+    def __init__(self, link: PbxLink) -> None:
+        self.link = link
+
+    async def originate(self, headers: list[tuple[str, str]]) -> None:
+        action_id = dict(headers).get("ActionID")
+        await self.link.client.send_action("Originate", [h for h in headers if h[0] != "ActionID"],
+                                           action_id=action_id)
+
+    async def queue_entries(self, queue: str) -> list[Message]:
+        result = await self.link.client.send_action("QueueStatus", [("Queue", queue)])
+        return [event for event in result.events if event.name == "QueueEntry"]
 
 
 def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService, CallbackMonitor]:

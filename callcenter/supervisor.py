@@ -8,6 +8,8 @@ and waits for each: nothing is left running and no child sees its store vanish u
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import os
 import secrets
@@ -23,12 +25,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from callcenter.accounts.demo import ensure_demo_users
 from callcenter.config import Settings
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10.0
 READY_TIMEOUT = 30.0
+
+
+def run_file(settings: Settings) -> Path:
+    return Path(settings.redis.data_dir).parent / "run.json"
+
+
+def running_store_url(settings: Settings) -> str | None:
+    """The Redis URL of a `callcenter run` still running on this machine, if there is one."""
+    path = run_file(settings)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        os.kill(int(record["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return str(record["redis_url"])
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -69,6 +87,9 @@ class Supervisor:
             self.env["CALLCENTER_CONFIG"] = str(Path(config_path).resolve())
         self.children: list[Child] = []
         self._stop_requested = False
+        # Where `callcenter user ...` finds the store of a running `callcenter run` (never two servers on one
+        # data directory).
+        self.run_file = run_file(settings)
 
     def _spawn(self, name: str, *args: str) -> Child:
         child = Child(name, [sys.executable, "-m", "callcenter", *args])
@@ -147,6 +168,9 @@ class Supervisor:
             redis_url = self.start_store()
             self.env["REDIS_URL"] = redis_url
             self.env.pop("CALLCENTER_REDIS_URL", None)
+            logins = asyncio.run(ensure_demo_users(redis_url))
+            self.run_file.parent.mkdir(parents=True, exist_ok=True)
+            self.run_file.write_text(json.dumps({"redis_url": redis_url, "pid": os.getpid()}), encoding="utf-8")
             pbx = self.start_pbx()
             self._spawn("server", "serve")
             self._spawn("worker", "worker")
@@ -167,6 +191,8 @@ class Supervisor:
             f"  API docs:   {base_url}/api/docs",
             f"  Store:      {store}",
             f"  PBX:        {pbx}",
+            "  Demo logins (new passwords each run):",
+            *(f"    {role:<12} {username:<13} {password}" for username, password, role in logins),
             *(banner_extra() if banner_extra else []),
             "  Press Ctrl-C to stop.",
             "",
@@ -182,4 +208,5 @@ class Supervisor:
                 break
             time.sleep(0.2)
         self.stop_all()
+        self.run_file.unlink(missing_ok=True)
         return exit_code

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
 
 from callcenter.config import Settings
 from callcenter.storage import EmbeddedValkey, connect
@@ -54,3 +55,17 @@ def _clean_callcenter_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("CALLCENTER_"):
             monkeypatch.delenv(name)
+
+
+async def staff_login(client: TestClient, role: str = "operator", username: str | None = None,
+                      interface: str = "Local/1@agents") -> dict[str, str]:
+    """Create a staff user in the app's store, log in through the API; returns the CSRF header to send."""
+    from callcenter.web.auth import ACCOUNTS
+
+    username = username or f"{role}-test"
+    accounts = client.app[ACCOUNTS]
+    if await accounts.get(username) is None:
+        await accounts.add(username, username.title(), role, "correct horse battery", interface, "101")
+    response = await client.post("/api/login", json={"username": username, "password": "correct horse battery"})
+    assert response.status == 200, await response.text()
+    return {"X-CSRF-Token": (await response.json())["csrf_token"]}

@@ -26,6 +26,7 @@ from callcenter.server import CALLBACK_MONITOR, build_service
 from callcenter.web.callbacks import SCHEDULER
 from callcenter.web.hotline import PBX_LINK
 from callcenter.web.keys import CLOCK
+from tests.conftest import staff_login
 
 MSK = ZoneInfo("Europe/Moscow")
 LONG = 100_000.0
@@ -294,3 +295,59 @@ async def test_carry_over_at_closing_keeps_the_order(hotline: Hotline) -> None:
     positions = [next(v for v in o.headers["Variable"].split(",") if v.startswith("__CC_POSITION="))
                  for o in hotline.sim.originates[-2:]]
     assert positions == ["__CC_POSITION=1", "__CC_POSITION=2"]
+
+
+async def test_operator_call_now_rings_the_operator_first(hotline: Hotline) -> None:
+    headers = await staff_login(hotline.client, "operator", username="op1", interface="Local/1@agents")
+    request = await hotline.ask("84951234567")
+    response = await hotline.client.post(f"/api/callbacks/{request['id']}/call-now", headers=headers)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert (body["status"], body["operator"], body["attempts"]) == ("dialling", "op1", 1)
+    [originate] = hotline.sim.originates
+    assert (originate.headers["Channel"], originate.headers["Context"], originate.headers["Exten"]) == \
+        ("Local/1@agents", "callback-operator-first", "+74951234567")
+    done = await hotline.settled(request["id"], {Status.DONE})
+    assert done.attempts == 1
+    again = await hotline.client.post(f"/api/callbacks/{request['id']}/call-now", headers=headers)
+    assert again.status == 409
+    # The worker's job for the same callback does nothing: the callback is no longer scheduled.
+    assert await hotline.dial(request["id"]) == "not scheduled (done)"
+    assert len(hotline.sim.originates) == 1
+
+
+async def test_operator_list_view_reschedule_notes_and_withdraw(hotline: Hotline) -> None:
+    headers = await staff_login(hotline.client, "operator", username="op2")
+    created = await hotline.client.post("/api/operator/callbacks", headers=headers,
+                                        json={"phone": "8 916 555-12-34", "topic": "пособие"})
+    assert created.status == 201
+    callback_id = (await created.json())["id"]
+    listed = await (await hotline.client.get("/api/callbacks?status=scheduled", headers=headers)).json()
+    assert [(c["id"], c["phone"], c["channel"]) for c in listed] == [(callback_id, "+79165551234", "operator")]
+    bad_status = await hotline.client.get("/api/callbacks?status=lost", headers=headers)
+    assert bad_status.status == 422
+    tomorrow = "2026-11-25T09:30:00+03:00"
+    moved = await hotline.client.post(f"/api/callbacks/{callback_id}/reschedule", json={"at": tomorrow},
+                                      headers=headers)
+    assert (await moved.json())["due_at"] == msk(9, 30, day=25)
+    assert hotline.scheduler.jobs[-1] == (callback_id, msk(9, 30, day=25))
+    noted = await hotline.client.post(f"/api/callbacks/{callback_id}/notes", json={"text": "просит после обеда"},
+                                      headers=headers)
+    assert (await noted.json())["notes"] == ["op2: просит после обеда"]
+    withdrawn = await hotline.client.post(f"/api/callbacks/{callback_id}/withdraw",
+                                          json={"reason": "resolved on the line"}, headers=headers)
+    assert (await withdrawn.json())["status"] == "cancelled"
+    view = await (await hotline.client.get(f"/api/callbacks/{callback_id}", headers=headers)).json()
+    assert [h["actor"] for h in view["history"]] == ["operator:op2"] * 4
+    assert view["history"][-1]["reason"] == "resolved on the line"
+    assert "cancel_token_hash" not in view
+    missing = await hotline.client.get("/api/callbacks/cb0000", headers=headers)
+    assert missing.status == 404
+
+
+async def test_call_now_needs_an_operator_phone(hotline: Hotline) -> None:
+    headers = await staff_login(hotline.client, "supervisor", username="boss", interface="")
+    request = await hotline.ask("84951234567")
+    response = await hotline.client.post(f"/api/callbacks/{request['id']}/call-now", headers=headers)
+    assert response.status == 422
+    assert (await response.json())["error"] == "no_phone"

@@ -10,6 +10,7 @@ from callcenter.pbx.simulator import PbxSimulator, SimConfig
 from callcenter.server import build_service
 from callcenter.web.app import create_app
 from callcenter.web.hotline import PBX_LINK
+from tests.conftest import staff_login
 
 LONG = 10_000.0
 
@@ -28,6 +29,7 @@ async def client(settings: Settings, simulator: PbxSimulator) -> AsyncIterator[T
     client = TestClient(TestServer(build_service(configured)))
     await client.start_server()
     await client.app[PBX_LINK].client.wait_until(lambda: client.app[PBX_LINK].resyncs >= 1, 5)
+    await staff_login(client, "supervisor")
     yield client
     await client.close()
 
@@ -74,6 +76,7 @@ async def test_queue_without_a_pbx_link_is_a_json_503(settings: Settings) -> Non
     client = TestClient(TestServer(create_app(settings, redis_url=settings.redis.url)))
     await client.start_server()
     try:
+        await staff_login(client, "supervisor")
         response = await client.get("/api/queue")
         assert response.status == 503
         assert (await response.json())["error"] == "no_pbx_link"

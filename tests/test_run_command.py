@@ -75,9 +75,17 @@ async def test_run_reaches_ready_shows_calls_and_stops_cleanly(tmp_path: Path, s
         assert "is up." in banner and f"Live queue: {base}/api/queue" in banner
         async with aiohttp.ClientSession() as session, session.get(f"{base}/readyz") as response:
             assert response.status == 200
+        logins = {line.split()[0]: (line.split()[1], line.split()[2]) for line in banner.splitlines()
+                  if line.strip().startswith(("operator ", "supervisor ", "interpreter "))}
+        assert set(logins) == {"operator", "supervisor", "interpreter"}
         family = descendants(process.pid)
         assert len(family) >= 5  # valkey wrapper + valkey-server, simulator, server, worker
-        async with aiohttp.ClientSession() as session, session.ws_connect(f"{base}/api/queue/stream") as ws:
+        # unsafe=True: aiohttp's client jar otherwise keeps no cookies from an IP address such as 127.0.0.1.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            username, password = logins["supervisor"]
+            async with session.post(f"{base}/api/login", json={"username": username, "password": password}) as login:
+                assert login.status == 200
+            ws = await session.ws_connect(f"{base}/api/queue/stream")
             first = await ws.receive_json(timeout=5)
             assert first["type"] == "snapshot"
             assert first["connected"] is True
@@ -90,6 +98,7 @@ async def test_run_reaches_ready_shows_calls_and_stops_cleanly(tmp_path: Path, s
                 snapshot = await response.json()
             assert snapshot["queue"]["counters"]["offered"] >= 1
             assert snapshot["queue"]["counters"]["answered"] >= 1
+            await ws.close()
         process.send_signal(stop_signal)
         output, _ = await asyncio.wait_for(process.communicate(), 30)
         assert process.returncode == 0, output.decode()

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -124,6 +125,36 @@ class Dialer:
                 await self.store.update(callback_id, queued, actor=self.owner, allowed=frozenset({Status.DIALLING}),
                                         now=now)
         return "dialled"
+
+    async def call_now(self, callback_id: str, interface: str, operator: str,
+                       hangup: Callable[[str], Awaitable[None]] | None = None, now: float | None = None) -> Callback:
+        """Preview dialling: the operator's own phone rings first, then the resident's. Takes the next attempt
+        claim like any dial, so it cannot double an attempt a worker is making."""
+        now = time.time() if now is None else now
+        callback = await self.store.get(callback_id)
+        if callback.status not in (Status.SCHEDULED, Status.QUEUED):
+            raise Conflict(f"callback is {callback.status}")
+        if callback.status == Status.QUEUED and hangup is not None:
+            await hangup(attempt_uniqueid(callback.id, callback.attempts))  # its placeholder is no longer needed
+        attempt = callback.attempts + 1
+        if not await self.store.claim_attempt(callback_id, attempt, f"{self.owner}:{operator}"):
+            raise Conflict(f"attempt {attempt} is under way already")
+
+        def start(record: Callback) -> str:
+            record.status = Status.DIALLING
+            record.attempts = attempt
+            record.attempt_started_at = now
+            record.operator = operator
+            return f"call now by {operator}: attempt {attempt}"
+
+        callback = await self.store.update(callback_id, start, actor=operator, now=now,
+                                           allowed=frozenset({Status.SCHEDULED, Status.QUEUED}))
+        await self.pbx.originate([
+            ("ActionID", attempt_action_id(callback.id, attempt)), ("Channel", interface),
+            ("Context", "callback-operator-first"), ("Exten", callback.phone), ("Priority", "1"),
+            ("Timeout", "30000"), ("CallerID", f'"Callback" <{callback.phone}>'), ("Async", "true"),
+            ("Variable", f"__CC_CALLBACK_ID={callback.id}"), ("Variable", f"__CC_ATTEMPT={attempt}")])
+        return callback
 
     async def _originate_headers(self, callback: Callback, attempt: int, now: float) -> list[tuple[str, str]]:
         cb = self.settings.callbacks

@@ -220,6 +220,11 @@ class CallbackMonitor:
         log.info("callback attempt over", extra={"callback": callback.id, "attempt": attempt,
                                                  "outcome": outcome.value, "retry": decision.due_at is not None})
 
+    async def hang_up(self, uniqueid: str) -> None:
+        """Drop a placeholder from the queue (its callback was cancelled, called by hand, or carried over)."""
+        if self.hangup is not None:
+            await _maybe(self.hangup(uniqueid))
+
     # -- sweep ---------------------------------------------------------------------------------------------
 
     async def sweep(self) -> None:

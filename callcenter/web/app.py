@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
+from callcenter.accounts.store import AccountStore
 from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.metrics import create_registry, metrics_middleware
 from callcenter.storage import connect
-from callcenter.web import callbacks, docs, health, hotline, ivr
+from callcenter.web import auth, callbacks, docs, health, hotline, ivr
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 
@@ -36,7 +37,8 @@ def create_app(
 ) -> web.Application:
     registry, http_metrics = create_registry()
     app = web.Application(
-        middlewares=[request_id_middleware, metrics_middleware(http_metrics), json_errors_middleware],
+        middlewares=[request_id_middleware, metrics_middleware(http_metrics), json_errors_middleware,
+                     auth.auth_middleware],
         client_max_size=settings.http.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -49,6 +51,7 @@ def create_app(
     async def redis_context(app: web.Application) -> AsyncIterator[None]:
         client = connect(redis_url)
         app[REDIS] = client
+        app[auth.ACCOUNTS] = AccountStore(client, settings.http.session_hours)
         yield
         await client.aclose()
 
@@ -59,4 +62,5 @@ def create_app(
     app.add_routes(hotline.routes)
     app.add_routes(ivr.routes)
     app.add_routes(callbacks.routes)
+    app.add_routes(auth.routes)
     return app

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from callcenter.callbacks.dialer import Scheduler
-from callcenter.callbacks.model import Channel
+from callcenter.callbacks.dialer import Dialer, Scheduler
+from callcenter.callbacks.model import ACTIVE, Callback, Channel, Status, attempt_uniqueid
 from callcenter.callbacks.phone import PhoneError
 from callcenter.callbacks.service import Accepted, CallbackService, RequestError
-from callcenter.callbacks.store import NotFound
+from callcenter.callbacks.store import Conflict, NotFound
+from callcenter.web.auth import ACCOUNTS, session_of
 from callcenter.web.errors import ApiError
 from callcenter.web.ivr import check_ivr_access, dialplan_answer
-from callcenter.web.openapi import operation
+from callcenter.web.openapi import QueryParam, operation
 
 routes = web.RouteTableDef()
+HangupPlaceholder = Callable[[str], Awaitable[None]]
 CALLBACKS = web.AppKey("callbacks", CallbackService)
 # Where timed callback work goes: RQ in production; tests put in their own.
 SCHEDULER = web.AppKey("callback_scheduler", Scheduler)
@@ -167,3 +171,169 @@ async def ivr_callback(request: web.Request) -> web.Response:
     minutes = max(1, math.ceil((accepted.estimated_call_at - service.clock()) / 60))
     return dialplan_answer(result="accepted", id=accepted.callback.id, position=accepted.position, minutes=minutes,
                            existing=int(not accepted.created))
+
+
+# -- operators ---------------------------------------------------------------------------------------------
+
+DIALER = web.AppKey("callback_dialer", Dialer)
+HANGUP: web.AppKey[HangupPlaceholder] = web.AppKey("callback_hangup")
+OPERATORS = ("operator", "supervisor")
+STAFF_CALLBACK: dict[str, Any] = {"type": "object", "description": "the whole record, and its history"}
+
+
+def staff_view(callback: Callback, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    data = asdict(callback)
+    del data["cancel_token_hash"]
+    if history is not None:
+        data["history"] = history
+    return data
+
+
+async def _staff_callback(request: web.Request) -> Callback:
+    try:
+        return await _service(request).store.get(request.match_info["id"])
+    except NotFound:
+        raise ApiError(404, "not_found", "no such callback") from None
+
+
+@routes.get("/api/callbacks")
+@operation("Callbacks, by status (operators)", tags=["callbacks"], access=OPERATORS,
+           query=(QueryParam("status", "comma-separated: scheduled, queued, dialling, connected, done, failed, "
+                                       "expired, cancelled (default: the active ones)"),
+                  QueryParam("limit", "at most this many (default 100, at most 1000)", {"type": "integer"})),
+           responses={200: ("callbacks in queue order", {"type": "array", "items": STAFF_CALLBACK}),
+                      422: ("unknown status", None)})
+async def list_callbacks(request: web.Request) -> web.Response:
+    service = _service(request)
+    wanted = [s for s in request.query.get("status", "").split(",") if s] or sorted(ACTIVE)
+    unknown = [s for s in wanted if s not in Status.__members__.values()]
+    if unknown:
+        raise ApiError(422, "invalid_field", {"status": f"unknown: {', '.join(unknown)}"})
+    try:
+        limit = min(1000, max(1, int(request.query.get("limit", "100"))))
+    except ValueError:
+        raise ApiError(422, "invalid_field", {"limit": "a whole number"}) from None
+    callbacks = await service.store.list(wanted, limit=limit)
+    return web.json_response([staff_view(c) for c in callbacks])
+
+
+@routes.post("/api/operator/callbacks")
+@operation("A callback for the caller on the line (operators)", tags=["callbacks"], access=OPERATORS,
+           request_body=REQUEST_SCHEMA,
+           responses={201: ("accepted", STAFF_CALLBACK), 200: ("the number's active callback", STAFF_CALLBACK),
+                      422: ("a field is wrong", None), 429: ("daily limit for the number", None)})
+async def operator_create(request: web.Request) -> web.Response:
+    session = session_of(request)
+    body = await _json_object(request)
+    unknown = sorted(set(body) - WEB_FIELDS)
+    if unknown or not isinstance(body.get("phone"), str):
+        raise ApiError(422, "invalid_field", {"phone": "required, a string", **{u: "not a field" for u in unknown}})
+    try:
+        accepted = await _service(request).request(
+            body["phone"], Channel.OPERATOR, actor=f"operator:{session.username}", topic=str(body.get("topic", "")),
+            not_before=_moment("not_before", body.get("not_before")),
+            not_after=_moment("not_after", body.get("not_after")))
+    except (PhoneError, RequestError) as exc:
+        raise _refused(exc) from None
+    view = staff_view(accepted.callback)
+    view.update({"position": accepted.position, "estimated_call_at": round(accepted.estimated_call_at)})
+    return web.json_response(view, status=201 if accepted.created else 200)
+
+
+@routes.get("/api/callbacks/{id}")
+@operation("One callback with its history (operators)", tags=["callbacks"], access=OPERATORS,
+           responses={200: ("the callback", STAFF_CALLBACK), 404: ("no such callback", None)})
+async def get_callback(request: web.Request) -> web.Response:
+    callback = await _staff_callback(request)
+    return web.json_response(staff_view(callback, await _service(request).store.history(callback.id)))
+
+
+@routes.post("/api/callbacks/{id}/reschedule")
+@operation("Move a scheduled callback to another time (operators)", tags=["callbacks"], access=OPERATORS,
+           request_body={"type": "object", "required": ["at"], "additionalProperties": False,
+                         "properties": {"at": {"type": ["string", "number"]}}},
+           responses={200: ("moved (to the next working moment at or after `at`)", STAFF_CALLBACK),
+                      409: ("not scheduled", None), 422: ("bad time", None)})
+async def reschedule(request: web.Request) -> web.Response:
+    session = session_of(request)
+    await _staff_callback(request)
+    body = await _json_object(request)
+    if set(body) != {"at"}:
+        raise ApiError(422, "invalid_field", {"at": "required, and the only field"})
+    at = _moment("at", body["at"])
+    assert at is not None
+    try:
+        callback = await _service(request).reschedule(request.match_info["id"], at,
+                                                       actor=f"operator:{session.username}")
+    except RequestError as exc:
+        raise _refused(exc) from None
+    return web.json_response(staff_view(callback))
+
+
+@routes.post("/api/callbacks/{id}/withdraw")
+@operation("Cancel a callback (operators), with a reason", tags=["callbacks"], access=OPERATORS,
+           request_body={"type": "object", "additionalProperties": False,
+                         "properties": {"reason": {"type": "string", "maxLength": 200}}},
+           responses={200: ("cancelled", STAFF_CALLBACK), 409: ("not active", None)})
+async def withdraw(request: web.Request) -> web.Response:
+    session = session_of(request)
+    callback = await _staff_callback(request)
+    body = await _json_object(request)
+    reason = body.get("reason", "")
+    if set(body) - {"reason"} or not isinstance(reason, str) or len(reason) > 200:
+        raise ApiError(422, "invalid_field", {"reason": "optional, a string of at most 200 characters"})
+    hangup = request.app.get(HANGUP)
+    try:
+        cancelled = await _service(request).cancel(callback.id, actor=f"operator:{session.username}",
+                                                   reason=reason or f"cancelled by {session.username}")
+    except RequestError as exc:
+        raise _refused(exc) from None
+    if callback.status == Status.QUEUED and hangup is not None:
+        await hangup(attempt_uniqueid(callback.id, callback.attempts))
+    return web.json_response(staff_view(cancelled))
+
+
+@routes.post("/api/callbacks/{id}/notes")
+@operation("Add an outcome note (operators); kept in the callback's history", tags=["callbacks"],
+           access=OPERATORS,
+           request_body={"type": "object", "required": ["text"], "additionalProperties": False,
+                         "properties": {"text": {"type": "string", "maxLength": 1000}}},
+           responses={200: ("noted", STAFF_CALLBACK)})
+async def add_note(request: web.Request) -> web.Response:
+    session = session_of(request)
+    await _staff_callback(request)
+    body = await _json_object(request)
+    text = body.get("text")
+    if set(body) != {"text"} or not isinstance(text, str) or not text.strip() or len(text) > 1000:
+        raise ApiError(422, "invalid_field", {"text": "required, 1-1000 characters"})
+
+    def note(record: Callback) -> str:
+        record.notes.append(f"{session.username}: {text.strip()}")
+        return f"note by {session.username}"
+
+    callback = await _service(request).store.update(request.match_info["id"], note,
+                                                    actor=f"operator:{session.username}")
+    return web.json_response(staff_view(callback))
+
+
+@routes.post("/api/callbacks/{id}/call-now")
+@operation("Call now (preview dialling): the operator's phone rings first, then the resident's",
+           tags=["callbacks"], access=OPERATORS,
+           responses={200: ("dialling: the operator's phone rings", STAFF_CALLBACK),
+                      409: ("not waiting to be dialled, or an attempt is under way", None),
+                      422: ("this account has no phone (queue interface)", None)})
+async def call_now(request: web.Request) -> web.Response:
+    session = session_of(request)
+    callback = await _staff_callback(request)
+    user = await request.app[ACCOUNTS].get(session.username)
+    if user is None or not user.interface:
+        raise ApiError(422, "no_phone", "this account has no queue interface to ring; ask a supervisor")
+    dialer = request.app.get(DIALER)
+    if dialer is None:
+        raise ApiError(503, "no_pbx_link", "this service runs without a PBX link")
+    try:
+        started = await dialer.call_now(callback.id, user.interface, session.username,
+                                        hangup=request.app.get(HANGUP), now=_service(request).clock())
+    except Conflict as exc:
+        raise ApiError(409, "not_callable", f"cannot call now: {exc}") from None
+    return web.json_response(staff_view(started))

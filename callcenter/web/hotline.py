@@ -10,6 +10,7 @@ from aiohttp import WSMsgType, web
 
 from callcenter.hotline.view import queue_view
 from callcenter.pbx.link import PbxLink
+from callcenter.web.auth import STAFF
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import SETTINGS
 from callcenter.web.openapi import operation
@@ -25,6 +26,13 @@ QUEUE_SCHEMA: dict[str, Any] = {
         "queue": {"type": "object", "description": "waiting callers, members, calls, counters, figures"},
     },
 }
+
+
+def check_origin(request: web.Request) -> None:
+    """A browser always sends Origin on a WebSocket: refuse pages of other sites riding the session cookie."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in (f"http://{request.host}", f"https://{request.host}"):
+        raise ApiError(403, "bad_origin", f"WebSocket from {origin[:80]} refused: not this site")
 
 
 def _link(request: web.Request) -> PbxLink:
@@ -46,7 +54,8 @@ def queue_snapshot(app: web.Application) -> dict[str, Any]:
 
 @routes.get("/api/queue")
 @operation("The hotline queue now: waiting callers with estimates, operators, today's figures",
-           tags=["hotline"], responses={200: ("the snapshot", QUEUE_SCHEMA), 503: ("no PBX link", None)})
+           tags=["hotline"], access=STAFF,
+           responses={200: ("the snapshot", QUEUE_SCHEMA), 503: ("no PBX link", None)})
 async def get_queue(request: web.Request) -> web.Response:
     _link(request)
     return web.json_response(queue_snapshot(request.app))
@@ -56,8 +65,11 @@ async def get_queue(request: web.Request) -> web.Response:
 @operation("WebSocket: a snapshot first, then every change as it happens",
            tags=["hotline"], description="Messages are JSON: {type: snapshot|caller_joined|caller_left|member|"
            "call_connected|call_completed|counters|resync, ...}. On resync, reload the snapshot.",
-           responses={101: ("switching to WebSocket", None), 503: ("no PBX link", None)})
+           access=STAFF,
+           responses={101: ("switching to WebSocket", None), 403: ("a page from another site", None),
+                      503: ("no PBX link", None)})
 async def queue_stream(request: web.Request) -> web.WebSocketResponse:
+    check_origin(request)
     link = _link(request)
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)

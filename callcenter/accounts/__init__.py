@@ -1,0 +1,1 @@
+"""Staff accounts: operators, interpreters, supervisors; passwords (argon2) and sessions."""

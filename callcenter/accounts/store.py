@@ -1,0 +1,147 @@
+"""Users and sessions in Redis. Passwords are hashed with Argon2id (memory-hard); session tokens are stored
+only as their SHA-256, so a copy of the database does not log anyone in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass
+
+import redis.asyncio as aioredis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ROLES = ("operator", "interpreter", "supervisor")
+USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,31}")
+_hasher = PasswordHasher()
+# Compared against when the user does not exist, so that a wrong name takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("no such user")
+
+
+class AccountError(ValueError):
+    pass
+
+
+@dataclass
+class User:
+    username: str
+    name: str
+    role: str
+    password_hash: str
+    # The operator's queue member interface (Local/101@agents) and softphone extension (101).
+    interface: str = ""
+    extension: str = ""
+    disabled: bool = False
+    created_at: float = 0.0
+
+    def public(self) -> dict[str, object]:
+        data = asdict(self)
+        del data["password_hash"]
+        return data
+
+
+@dataclass
+class Session:
+    username: str
+    role: str
+    csrf: str
+    expires_at: float
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise AccountError("a password needs at least 10 characters")
+
+
+class AccountStore:
+    def __init__(self, redis: aioredis.Redis, session_hours: float = 12.0) -> None:
+        self.redis = redis
+        self.session_seconds = int(session_hours * 3600)
+
+    async def add(self, username: str, name: str, role: str, password: str, interface: str = "",
+                  extension: str = "") -> User:
+        if not USERNAME.fullmatch(username):
+            raise AccountError("a username is 2-32 lowercase letters, digits, '.', '_' or '-', starting with a letter")
+        if role not in ROLES:
+            raise AccountError(f"role is one of {', '.join(ROLES)}")
+        _check_password(password)
+        user = User(username, name, role, _hasher.hash(password), interface, extension, created_at=time.time())
+        if not await self.redis.set(f"user:{username}", json.dumps(asdict(user)), nx=True):
+            raise AccountError(f"user {username} exists already")
+        await self.redis.sadd("users", username)
+        return user
+
+    async def get(self, username: str) -> User | None:
+        text = await self.redis.get(f"user:{username}")
+        return User(**json.loads(text)) if text else None
+
+    async def save(self, user: User) -> None:
+        await self.redis.set(f"user:{user.username}", json.dumps(asdict(user)))
+
+    async def all(self) -> list[User]:
+        names = sorted(await self.redis.smembers("users"))
+        users = [await self.get(str(name)) for name in names]
+        return [user for user in users if user is not None]
+
+    async def set_password(self, username: str, password: str) -> None:
+        user = await self.get(username)
+        if user is None:
+            raise AccountError(f"no user {username}")
+        _check_password(password)
+        user.password_hash = _hasher.hash(password)
+        await self.save(user)
+        await self.end_sessions(username)
+
+    async def set_disabled(self, username: str, disabled: bool) -> None:
+        user = await self.get(username)
+        if user is None:
+            raise AccountError(f"no user {username}")
+        user.disabled = disabled
+        await self.save(user)
+        if disabled:
+            await self.end_sessions(username)
+
+    async def authenticate(self, username: str, password: str) -> User | None:
+        user = await self.get(username) if USERNAME.fullmatch(username or "") else None
+        try:
+            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if user is None or user.disabled:
+            return None
+        return user
+
+    # -- sessions ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _session_key(token: str) -> str:
+        return "session:" + hashlib.sha256(token.encode()).hexdigest()
+
+    async def start_session(self, user: User) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        session = Session(user.username, user.role, secrets.token_urlsafe(24), time.time() + self.session_seconds)
+        key = self._session_key(token)
+        await self.redis.set(key, json.dumps(asdict(session)), ex=self.session_seconds)
+        await self.redis.sadd(f"sessions:{user.username}", key)
+        return token, session
+
+    async def session(self, token: str) -> Session | None:
+        if not token or len(token) > 128:
+            return None
+        text = await self.redis.get(self._session_key(token))
+        if not text:
+            return None
+        session = Session(**json.loads(text))
+        return session if session.expires_at > time.time() else None
+
+    async def end_session(self, token: str) -> None:
+        await self.redis.delete(self._session_key(token))
+
+    async def end_sessions(self, username: str) -> None:
+        keys = await self.redis.smembers(f"sessions:{username}")
+        if keys:
+            await self.redis.delete(*keys)
+        await self.redis.delete(f"sessions:{username}")

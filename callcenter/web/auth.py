@@ -1,0 +1,116 @@
+"""Logins, sessions and who may call what.
+
+Every route's OpenAPI operation names its `access`: "public", or the roles allowed. The middleware enforces
+it, so the router itself is the list of protected routes (a test walks it). State-changing requests of a
+session must carry its CSRF token in `X-CSRF-Token` (the page reads it from /api/me); the session cookie is
+HttpOnly and SameSite=Strict, and Secure whenever the request came over HTTPS.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.accounts.store import AccountStore, Session, User
+from callcenter.web.errors import ApiError
+from callcenter.web.openapi import operation, operation_of
+
+routes = web.RouteTableDef()
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+COOKIE = "callcenter_session"
+STAFF = ("operator", "interpreter", "supervisor")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+current_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("current_session", default=None)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def session_of(request: web.Request) -> Session:
+    session = current_session.get()
+    if session is None:
+        raise ApiError(401, "login_required", "log in first")
+    return session
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = request.match_info.route
+    op = operation_of(route.handler) if route is not None else None
+    access = op.access if op is not None else ("public",)
+    if access == ("public",):
+        return await handler(request)
+    session = await request.app[ACCOUNTS].session(request.cookies.get(COOKIE, ""))
+    if session is None:
+        raise ApiError(401, "login_required", "log in first (POST /api/login)")
+    if session.role not in access:
+        raise ApiError(403, "forbidden", f"this needs the role {' or '.join(access)}; you are {session.role}")
+    if request.method in UNSAFE_METHODS and request.headers.get("X-CSRF-Token") != session.csrf:
+        raise ApiError(403, "csrf", "missing or wrong X-CSRF-Token header (GET /api/me gives it)")
+    token = current_session.set(session)
+    try:
+        return await handler(request)
+    finally:
+        current_session.reset(token)
+
+
+async def read_json(request: web.Request, fields: set[str], required: set[str]) -> dict[str, Any]:
+    try:
+        body = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise ApiError(422, "unknown_fields", {name: "not a field here" for name in unknown})
+    missing = sorted(name for name in required if not isinstance(body.get(name), str) or not body[name])
+    if missing:
+        raise ApiError(422, "invalid_field", {name: "required, a string" for name in missing})
+    return body
+
+
+def _me(user: User, session: Session) -> dict[str, Any]:
+    return {**user.public(), "csrf_token": session.csrf, "session_expires_at": session.expires_at}
+
+
+@routes.post("/api/login")
+@operation("Log in (staff): sets the session cookie", tags=["auth"],
+           request_body={"type": "object", "required": ["username", "password"], "additionalProperties": False,
+                         "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+           responses={200: ("logged in: the user and the CSRF token", {"type": "object"}),
+                      401: ("wrong name or password, or the account is disabled", None)})
+async def login(request: web.Request) -> web.Response:
+    body = await read_json(request, {"username", "password"}, {"username", "password"})
+    accounts = request.app[ACCOUNTS]
+    user = await accounts.authenticate(body["username"], body["password"])
+    if user is None:
+        raise ApiError(401, "bad_login", "wrong user name or password")
+    token, session = await accounts.start_session(user)
+    response = web.json_response(_me(user, session))
+    response.set_cookie(COOKIE, token, max_age=accounts.session_seconds, httponly=True, samesite="Strict",
+                        secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https", path="/")
+    return response
+
+
+@routes.post("/api/logout")
+@operation("Log out", tags=["auth"], access=STAFF, responses={200: ("logged out", {"type": "object"})})
+async def logout(request: web.Request) -> web.Response:
+    await request.app[ACCOUNTS].end_session(request.cookies.get(COOKIE, ""))
+    response = web.json_response({"logged_out": True})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/me")
+@operation("Who is logged in, with the CSRF token for state-changing requests", tags=["auth"], access=STAFF,
+           responses={200: ("the user", {"type": "object"}), 401: ("not logged in", None)})
+async def me(request: web.Request) -> web.Response:
+    session = session_of(request)
+    user = await request.app[ACCOUNTS].get(session.username)
+    if user is None or user.disabled:
+        raise ApiError(401, "login_required", "the account is gone or disabled")
+    return web.json_response(_me(user, session))
