@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from callcenter.callbacks.dialer import Dialer
-from callcenter.callbacks.jobs import RqScheduler
+from callcenter.callbacks.jobs import PreciseScheduler, RqScheduler
 from callcenter.callbacks.monitor import CallbackMonitor
 from callcenter.callbacks.service import CallbackService
 from callcenter.callbacks.store import CallbackStore
@@ -84,8 +84,8 @@ def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService
     """The callback service (web side) and monitor (PBX events, sweep) over the app's Redis and PBX link."""
     settings = app[SETTINGS]
     store = CallbackStore(app[REDIS])
-    scheduler = app.get(callbacks.SCHEDULER) or RqScheduler(settings.redis.url)
     clock = app[CLOCK]
+    scheduler = app.get(callbacks.SCHEDULER) or PreciseScheduler(RqScheduler(settings.redis.url), clock)
 
     def live_queue(order_key: float) -> tuple[int, Callable[[int], float | None]]:
         now = link.now()

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -41,20 +42,26 @@ class AmiPbx:
                                 ping_interval=3600)
 
     async def __aenter__(self) -> AmiPbx:
-        await self.client.connect()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.client.close()
+        if self.client.connected:
+            await self.client.close()
+
+    async def _connected(self) -> AmiClient:
+        # Connected on first use: a job that finds nothing to do (a duplicate, a cancelled callback) costs no login.
+        if not self.client.connected:
+            await self.client.connect()
+        return self.client
 
     async def originate(self, headers: list[tuple[str, str]]) -> None:
         action_id = dict(headers).get("ActionID")
         body = [h for h in headers if h[0] != "ActionID"]
         # The ActionID names the attempt: the PBX link matches the OriginateResponse to it.
-        await self.client.send_action("Originate", body, action_id=action_id)
+        await (await self._connected()).send_action("Originate", body, action_id=action_id)
 
     async def queue_entries(self, queue: str) -> list[Message]:
-        result = await self.client.send_action("QueueStatus", [("Queue", queue)])
+        result = await (await self._connected()).send_action("QueueStatus", [("Queue", queue)])
         return [event for event in result.events if event.name == "QueueEntry"]
 
 
@@ -81,6 +88,44 @@ class RqScheduler:
 
     async def schedule(self, callback_id: str, at: float) -> None:
         await asyncio.to_thread(self.schedule_sync, callback_id, at)
+
+    def enqueue_now(self, callback_id: str, at: float) -> None:
+        self.queue.enqueue(place_callback, callback_id, job_id=f"place-{callback_id}-{int(at)}-now", result_ttl=0,
+                           failure_ttl=86400, job_timeout=120)
+
+
+class PreciseScheduler:
+    """RQ's scheduler moves due jobs once a second, which alone can make a callback a second late. The durable
+    RQ job stays (it survives any restart); this service also keeps a timer per due time and enqueues the job
+    at that moment. The later duplicate finds the callback no longer scheduled and does nothing."""
+
+    def __init__(self, rq: RqScheduler, clock: Callable[[], float]) -> None:
+        self.rq = rq
+        self.clock = clock
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    async def schedule(self, callback_id: str, at: float) -> None:
+        await self.rq.schedule(callback_id, at)
+        delay = at - self.clock()
+        if delay > 0:
+            loop = asyncio.get_running_loop()
+            timer = loop.call_later(delay, self._fire, callback_id, at)
+            self._timers.add(timer)
+
+    def _fire(self, callback_id: str, at: float) -> None:
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.rq.enqueue_now, callback_id, at))
+        task.add_done_callback(_log_failure)
+        self._timers = {t for t in self._timers if not t.cancelled() and t.when() > asyncio.get_running_loop().time()}
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # RQ's own scheduled job is still there: the callback is late by up to a second, not lost.
+        log.warning("prompt enqueue failed", extra={"error": str(task.exception())})
 
 
 @lru_cache(maxsize=1)

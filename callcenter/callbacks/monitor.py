@@ -231,7 +231,7 @@ class CallbackMonitor:
         now = self.clock()
         cb = self.settings.callbacks
         is_open = self.hours.is_open(_utc(now))
-        for callback in await self.store.list([Status.DIALLING, Status.QUEUED, Status.CONNECTED], limit=100_000):
+        for callback in await self.store.find([Status.DIALLING, Status.QUEUED, Status.CONNECTED], limit=100_000):
             age = now - callback.attempt_started_at
             placeholder = attempt_uniqueid(callback.id, callback.attempts)
             if callback.status == Status.QUEUED:
@@ -249,11 +249,10 @@ class CallbackMonitor:
                     await self._move(callback, Status.QUEUED, "placeholder found waiting in the queue", now)
                 else:
                     await self._close_attempt(callback, now)
-        for callback in await self.store.list([Status.SCHEDULED], limit=100_000):
-            if callback.due_at <= now - 60:
-                # Overdue by a minute: its job was lost (a worker killed). Dialling is claimed per attempt,
-                # so a second job is harmless.
-                await self.scheduler.schedule(callback.id, now)
+        for callback_id in await self.store.overdue(now - 60):
+            # Overdue by a minute: its job was lost (a worker killed). Dialling is claimed per attempt, so a
+            # second job is harmless.
+            await self.scheduler.schedule(callback_id, now)
 
     async def _close_attempt(self, callback: Callback, now: float) -> None:
         if self.hangup is not None:

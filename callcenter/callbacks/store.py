@@ -5,7 +5,8 @@ crash between two writes cannot leave them disagreeing. Attempts are claimed wit
 Keys (prefix `cb:`):
   cb:{id}                 the record (JSON)            cb:{id}:history   its history (JSON entries, RPUSH only)
   cb:active:{phone}       the active callback's id     cb:order          active ids by order key (first joined)
-  cb:status:{status}      ids by creation time         cb:attempt:{id}:{n}  the claim of attempt n (never deleted)
+  cb:status:{status}      ids by creation time (scheduled: by due time, so the overdue are one range query)
+  cb:attempt:{id}:{n}     the claim of attempt n (never deleted)
   cb:limit:{kind}:{key}:{day}  requests counted per number / client address per day
 """
 
@@ -52,8 +53,8 @@ redis.call('SET', KEYS[1], ARGV[2])
 redis.call('RPUSH', KEYS[2], ARGV[3])
 if KEYS[5] ~= KEYS[6] then
   redis.call('ZREM', KEYS[5], ARGV[4])
-  redis.call('ZADD', KEYS[6], ARGV[6], ARGV[4])
 end
+redis.call('ZADD', KEYS[6], ARGV[6], ARGV[4])
 if ARGV[7] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
 else
@@ -109,7 +110,7 @@ class CallbackStore:
             keys=[self._key("active", callback.phone), self._key(callback.id), self._key(callback.id, "history"),
                   self._key("order"), phone_limit_key, address_limit_key, self._key("status", callback.status)],
             args=[callback.id, callback.to_json(), entry, callback.order_key, number_limit, address_limit,
-                  callback.created_at],
+                  status_score(callback)],
         )
         if outcome == "existing":
             existing = await self.get(value)
@@ -146,7 +147,7 @@ class CallbackStore:
                 keys=[self._key(callback_id), self._key(callback_id, "history"), self._key("active", current.phone),
                       self._key("order"), self._key("status", before), self._key("status", updated.status)],
                 args=[str(current.version), updated.to_json(), entry, callback_id, updated.order_key,
-                      updated.created_at, "1" if updated.status in ACTIVE else "0"],
+                      status_score(updated), "1" if updated.status in ACTIVE else "0"],
             )
             if outcome == "ok":
                 return updated
@@ -166,7 +167,7 @@ class CallbackStore:
     async def ids_with_status(self, status: str, limit: int = 1000, offset: int = 0) -> list[str]:
         return [str(item) for item in await self.redis.zrange(self._key("status", status), offset, offset + limit - 1)]
 
-    async def list(self, statuses: list[str], limit: int = 100, offset: int = 0) -> list[Callback]:
+    async def find(self, statuses: list[str], limit: int = 100, offset: int = 0) -> list[Callback]:
         ids: list[str] = []
         for status in statuses:
             ids += await self.ids_with_status(status, limit + offset)
@@ -175,12 +176,21 @@ class CallbackStore:
         callbacks.sort(key=lambda c: c.order_key)
         return callbacks[offset:offset + limit]
 
+    async def overdue(self, before: float, limit: int = 10_000) -> list[str]:
+        """Scheduled callbacks due before `before` (their job should have run)."""
+        ids = await self.redis.zrangebyscore(self._key("status", "scheduled"), "-inf", before, start=0, num=limit)
+        return [str(item) for item in ids]
+
     async def ahead_of(self, callback: Callback) -> int:
         """Active callbacks that first joined before this one."""
         return int(await self.redis.zcount(self._key("order"), "-inf", f"({callback.order_key}"))
 
     async def active_count(self) -> int:
         return int(await self.redis.zcard(self._key("order")))
+
+
+def status_score(callback: Callback) -> float:
+    return callback.due_at if callback.status == "scheduled" else callback.created_at
 
 
 def history_entry(at: float, actor: str, before: str, after: str, reason: str) -> str:

@@ -213,7 +213,7 @@ async def list_callbacks(request: web.Request) -> web.Response:
         limit = min(1000, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
         raise ApiError(422, "invalid_field", {"limit": "a whole number"}) from None
-    callbacks = await service.store.list(wanted, limit=limit)
+    callbacks = await service.store.find(wanted, limit=limit)
     return web.json_response([staff_view(c) for c in callbacks])
 
 
