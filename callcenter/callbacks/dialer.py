@@ -178,13 +178,14 @@ class Dialer:
         """1 + the entries now in the queue that first joined no later than this resident: live callers by
         their time in the queue, other placeholders by their resident's order key."""
         entries = await self.pbx.queue_entries(self.settings.hotline.queue)
+        placeholders = {entry.get("Uniqueid") or "": parse_attempt(entry.get("Uniqueid") or "") for entry in entries}
+        others = await self.store.get_many(sorted({ref[0] for ref in placeholders.values() if ref is not None}))
         ahead = 0
         for entry in entries:
-            attempt = parse_attempt(entry.get("Uniqueid") or "")
+            attempt = placeholders[entry.get("Uniqueid") or ""]
             if attempt is not None:
-                try:
-                    other = await self.store.get(attempt[0])
-                except NotFound:
+                other = others.get(attempt[0])
+                if other is None:
                     continue
                 key = other.order_key
             else:

@@ -125,6 +125,13 @@ class CallbackStore:
             raise NotFound(callback_id)
         return Callback.from_json(str(text))
 
+    async def get_many(self, callback_ids: list[str]) -> dict[str, Callback]:
+        """The records that exist among `callback_ids`, in one round trip."""
+        if not callback_ids:
+            return {}
+        texts = await self.redis.mget([self._key(i) for i in callback_ids])
+        return {i: Callback.from_json(str(t)) for i, t in zip(callback_ids, texts, strict=True) if t}
+
     async def history(self, callback_id: str) -> list[dict[str, Any]]:
         return [json.loads(item) for item in await self.redis.lrange(self._key(callback_id, "history"), 0, -1)]
 
