@@ -93,9 +93,7 @@ async def main() -> None:
         "CALLCENTER_HOURS_CLOSE": "24:00", "CALLCENTER_HOURS_CLOSED_DATES": "", "CALLCENTER_HOURS_CHANGED": "",
         "CALLCENTER_CALLBACKS_PER_ADDRESS_DAILY_LIMIT": "1000000", "CALLCENTER_LOGGING_LEVEL": "WARNING",
     }
-    procs = {name: subprocess.Popen([sys.executable, "-m", "callcenter", *cmd], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=open(tmp / f"{name}.log", "w"))  # noqa: SIM115
-             for name, cmd in (("simulator", ["simulate"]), ("server", ["serve"]), ("worker", ["worker"]))}
+    procs = start_processes(env, tmp)
     base = f"http://127.0.0.1:{http_port}"
     try:
         async with aiohttp.ClientSession() as session:
