@@ -4,6 +4,7 @@ Time is injected (a clock the test moves), never slept; the dialler runs as the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -90,14 +91,14 @@ class Hotline:
                     await asyncio.sleep(0.01)
 
 
-@pytest.fixture
-async def hotline(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Hotline]:
+@contextlib.asynccontextmanager
+async def running_hotline(settings: Settings, redis: aioredis.Redis, **callbacks: Any) -> AsyncIterator[Hotline]:
     # The simulated PBX's day starts at 10:00 Moscow time, whatever the wall clock says.
     sim = PbxSimulator(SimConfig(agents=1, secret="s", generate_traffic=False, agent_no_answer=0.0,
                                  acceleration=100, resident_answer_probability=1.0), start_time=msk(10))
     await sim.start()
     configured = settings.replace("ami", host="127.0.0.1", port=sim.port, secret="s")
-    configured = configured.replace("callbacks", retry_minutes_no_answer=10.0, retry_minutes_busy=5.0)
+    configured = configured.replace("callbacks", retry_minutes_no_answer=10.0, retry_minutes_busy=5.0, **callbacks)
     app = build_service(configured)
     clock = Clock(msk(10))
     scheduler = RecordingScheduler()
@@ -107,9 +108,17 @@ async def hotline(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Ho
     await client.start_server()
     link = client.app[PBX_LINK]
     await link.client.wait_until(lambda: link.resyncs >= 1, 5)
-    yield Hotline(client, sim, clock, scheduler, configured, CallbackStore(redis))
-    await client.close()
-    await sim.stop()
+    try:
+        yield Hotline(client, sim, clock, scheduler, configured, CallbackStore(redis))
+    finally:
+        await client.close()
+        await sim.stop()
+
+
+@pytest.fixture
+async def hotline(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Hotline]:
+    async with running_hotline(settings, redis) as running:
+        yield running
 
 
 async def test_web_request_cancel_and_one_active_per_number(hotline: Hotline, redis: aioredis.Redis) -> None:
@@ -351,3 +360,25 @@ async def test_call_now_needs_an_operator_phone(hotline: Hotline) -> None:
     response = await hotline.client.post(f"/api/callbacks/{request['id']}/call-now", headers=headers)
     assert response.status == 422
     assert (await response.json())["error"] == "no_phone"
+
+
+async def test_resident_first_mode_dials_the_resident_then_queues_them(settings: Settings,
+                                                                      redis: aioredis.Redis) -> None:
+    async with running_hotline(settings, redis, mode="resident_first") as hotline:
+        request = await hotline.ask("84951234567")
+        assert await hotline.dial(request["id"]) == "dialled"
+        [originate] = hotline.sim.originates
+        assert originate.headers["Channel"] == "Local/+74951234567@callback-resident-first"
+        assert (originate.headers["Context"], originate.headers["Exten"]) == ("callback-resident-first", "answered")
+        done = await hotline.settled(request["id"], {Status.DONE})
+        assert (done.attempts, done.last_outcome) == (1, "answered")
+
+
+async def test_the_residents_page(hotline: Hotline) -> None:
+    page = await hotline.client.get("/callback")
+    assert page.status == 200
+    html = await page.text()
+    assert '<input id="phone"' in html and 'src="/static/callback.js"' in html
+    script = await hotline.client.get("/static/callback.js")
+    assert script.status == 200
+    assert "/api/callbacks" in await script.text()

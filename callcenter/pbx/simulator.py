@@ -719,7 +719,9 @@ class PbxSimulator:
         channel = action.get("Channel") or ""
         answered = outcome == "answer"
         if answered:
-            self._originate_answered(action, self._local_pair("x", "o") + ";1")
+            # As Asterisk does: the created channel's name, the dial string plus its counter and half.
+            exten, _, context = channel.removeprefix("Local/").partition("@")
+            self._originate_answered(action, self._local_pair(exten, context) + ";1")
             return
         target = [("Context", action.get("Context") or ""), ("Exten", action.get("Exten") or "")] \
             if action.get("Context") else [("Application", action.get("Application") or ""),

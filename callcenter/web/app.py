@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -63,4 +64,5 @@ def create_app(
     app.add_routes(ivr.routes)
     app.add_routes(callbacks.routes)
     app.add_routes(auth.routes)
+    app.router.add_static("/static", Path(__file__).parent / "static", name="static")
     return app

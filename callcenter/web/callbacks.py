@@ -7,6 +7,7 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -91,6 +92,16 @@ def _refused(exc: PhoneError | RequestError) -> ApiError:
     if isinstance(exc, PhoneError):
         return ApiError(422, exc.code, str(exc))
     return ApiError(exc.status, exc.code, exc.detail, {"Retry-After": "86400"} if exc.status == 429 else None)
+
+
+STATIC = Path(__file__).parent / "static"
+
+
+@routes.get("/callback")
+@operation("The residents' page for asking a callback", tags=["callbacks"], response_content_type="text/html",
+           responses={200: ("an HTML page", {"type": "string"})})
+async def callback_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "callback.html")
 
 
 @routes.post("/api/callbacks")
