@@ -9,13 +9,13 @@ HttpOnly and SameSite=Strict, and Secure whenever the request came over HTTPS.
 from __future__ import annotations
 
 import contextvars
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from callcenter.accounts.store import AccountStore, Session, User
+from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.openapi import operation, operation_of
 
@@ -55,22 +55,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     finally:
         current_session.reset(token)
-
-
-async def read_json(request: web.Request, fields: set[str], required: set[str]) -> dict[str, Any]:
-    try:
-        body = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
-    unknown = sorted(set(body) - fields)
-    if unknown:
-        raise ApiError(422, "unknown_fields", {name: "not a field here" for name in unknown})
-    missing = sorted(name for name in required if not isinstance(body.get(name), str) or not body[name])
-    if missing:
-        raise ApiError(422, "invalid_field", {name: "required, a string" for name in missing})
-    return body
 
 
 def _me(user: User, session: Session) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -18,6 +17,7 @@ from callcenter.callbacks.phone import PhoneError
 from callcenter.callbacks.service import Accepted, CallbackService, RequestError
 from callcenter.callbacks.store import Conflict, NotFound
 from callcenter.web.auth import ACCOUNTS, session_of
+from callcenter.web.body import json_object
 from callcenter.web.errors import ApiError
 from callcenter.web.ivr import check_ivr_access, dialplan_answer
 from callcenter.web.openapi import QueryParam, operation
@@ -78,16 +78,6 @@ def _moment(name: str, value: Any) -> float | None:
     raise ApiError(422, "invalid_field", {name: "expected ISO 8601 time with offset, or epoch seconds"})
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
-    return body
-
-
 def _refused(exc: PhoneError | RequestError) -> ApiError:
     if isinstance(exc, PhoneError):
         return ApiError(422, exc.code, str(exc))
@@ -113,7 +103,7 @@ async def callback_page(request: web.Request) -> web.FileResponse:
                       429: ("too many requests today for this number or address", None)})
 async def create_callback(request: web.Request) -> web.Response:
     service = _service(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     unknown = sorted(set(body) - WEB_FIELDS)
     if unknown:
         raise ApiError(422, "unknown_fields", {name: "not a field of a callback request" for name in unknown})
@@ -140,7 +130,7 @@ async def create_callback(request: web.Request) -> web.Response:
                       409: ("already done, failed or cancelled", None)})
 async def cancel_callback(request: web.Request) -> web.Response:
     service = _service(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     token = body.get("token")
     if set(body) - {"token"} or not isinstance(token, str):
         raise ApiError(422, "invalid_field", {"token": "required, the cancel_token from the 201 answer"})
@@ -235,7 +225,7 @@ async def list_callbacks(request: web.Request) -> web.Response:
                       422: ("a field is wrong", None), 429: ("daily limit for the number", None)})
 async def operator_create(request: web.Request) -> web.Response:
     session = session_of(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     unknown = sorted(set(body) - WEB_FIELDS)
     if unknown or not isinstance(body.get("phone"), str):
         raise ApiError(422, "invalid_field", {"phone": "required, a string", **{u: "not a field" for u in unknown}})
@@ -268,7 +258,7 @@ async def get_callback(request: web.Request) -> web.Response:
 async def reschedule(request: web.Request) -> web.Response:
     session = session_of(request)
     await _staff_callback(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     if set(body) != {"at"}:
         raise ApiError(422, "invalid_field", {"at": "required, and the only field"})
     at = _moment("at", body["at"])
@@ -289,7 +279,7 @@ async def reschedule(request: web.Request) -> web.Response:
 async def withdraw(request: web.Request) -> web.Response:
     session = session_of(request)
     callback = await _staff_callback(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     reason = body.get("reason", "")
     if set(body) - {"reason"} or not isinstance(reason, str) or len(reason) > 200:
         raise ApiError(422, "invalid_field", {"reason": "optional, a string of at most 200 characters"})
@@ -313,7 +303,7 @@ async def withdraw(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     session = session_of(request)
     await _staff_callback(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     text = body.get("text")
     if set(body) != {"text"} or not isinstance(text, str) or not text.strip() or len(text) > 1000:
         raise ApiError(422, "invalid_field", {"text": "required, 1-1000 characters"})
