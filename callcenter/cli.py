@@ -16,6 +16,7 @@ from callcenter.logs import configure_logging
 
 if TYPE_CHECKING:
     from callcenter.pbx.simulator import SimConfig
+    from callcenter.storage import EmbeddedValkey
 
 log = logging.getLogger("callcenter")
 
@@ -155,24 +156,74 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def store_for_command(settings: Settings) -> tuple[str, EmbeddedValkey | None]:
+    """REDIS_URL, or the store of a running `callcenter run`, or the embedded store started for the moment
+    (never two servers on one data directory)."""
+    from callcenter.storage import EmbeddedValkey
+    from callcenter.supervisor import running_store_url
+
+    url = settings.redis.url or running_store_url(settings)
+    if url:
+        return url, None
+    embedded = EmbeddedValkey(settings.redis.data_dir)
+    return embedded.start(), embedded
+
+
+def cmd_import_cases(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from callcenter.cases.importer import check_file
+    from callcenter.cases.model import load_vocabulary
+    from callcenter.cases.store import CaseStore
+    from callcenter.storage import connect
+
+    settings = _settings(args)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no file {path}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    report = check_file(path, settings.cases.number_pattern, load_vocabulary(settings.cases.statuses_file))
+    for line, reason in report.errors:
+        print(f"{path}:{line}: {reason}")
+    if not report.ok:
+        print(f"{len(report.errors)} bad row(s): nothing imported (a file is imported whole or not at all)")
+        return 1
+    if args.dry_run:
+        print(f"{len(report.cases)} case(s) would be imported; nothing written (dry run)")
+        return 0
+    url, embedded = store_for_command(settings)
+
+    async def write() -> None:
+        client = connect(url)
+        try:
+            await CaseStore(client, settings.cases).upsert_all(report.cases)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(write())
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    elapsed = time.perf_counter() - started
+    print(f"imported {len(report.cases)} case(s) in {elapsed:.1f} s ({len(report.cases) / max(elapsed, 1e-9):,.0f}/s)")
+    return 0
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     """Staff accounts. Uses REDIS_URL, or the store of a running `callcenter run`, or starts the embedded
     store on its data directory for the moment."""
     import getpass
 
     from callcenter.accounts.store import AccountError, AccountStore
-    from callcenter.storage import EmbeddedValkey, connect
-    from callcenter.supervisor import running_store_url
+    from callcenter.storage import connect
 
     settings = _settings(args)
     if args.action != "list" and not args.username:
         print(f"error: user {args.action} needs a user name", file=sys.stderr)
         return 2
-    url = settings.redis.url or running_store_url(settings)
-    embedded = None
-    if not url:
-        embedded = EmbeddedValkey(settings.redis.data_dir)
-        url = embedded.start()
+    url, embedded = store_for_command(settings)
 
     def password() -> str:
         if args.password_stdin:
@@ -242,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd = add("replay", cmd_replay, "feed a recorded AMI stream through the parser and tracker")
     replay_cmd.add_argument("file")
     replay_cmd.add_argument("--json", action="store_true", help="print the final state as JSON")
+    importer = add("import-cases", cmd_import_cases, "load cases from CSV or JSON Lines (all or nothing)")
+    importer.add_argument("file")
+    importer.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     user = add("user", cmd_user, "staff accounts: add, list, disable, enable, passwd")
     user.add_argument("action", choices=["add", "list", "disable", "enable", "passwd"])
     user.add_argument("username", nargs="?")

@@ -94,6 +94,17 @@ class CallbackSettings:
 
 
 @dataclass(frozen=True)
+class CaseSettings:
+    number_pattern: str = setting(r"^[0-9]{6,12}$", "a regex for case numbers (digits only, so the IVR can take them)")
+    statuses_file: str = setting("config/case_statuses.toml", "the status vocabulary: codes, texts, prompts")
+    max_failures: int = setting(5, "failed verifications within the window that lock a key (>= 1)")
+    failure_window_minutes: float = setting(15.0, "the window for counting failures, minutes (> 0)")
+    lock_minutes: float = setting(30.0, "how long a locked case number / caller / address stays locked (> 0)")
+    audit_retention_days: int = setting(365, "how long look-up audit records are kept, days (>= 1)")
+    speech_text: bool = setting(False, "send the Russian status text to the IVR (when a speech engine is set up)")
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     url: str = setting("", "redis://host:port/db; empty starts the embedded Valkey server")
     data_dir: str = setting("var/valkey", "where the embedded server keeps its AOF and RDB files")
@@ -135,6 +146,7 @@ class Settings:
     ami: AmiSettings = field(default_factory=AmiSettings)
     ivr: IvrSettings = field(default_factory=IvrSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    cases: CaseSettings = field(default_factory=CaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
@@ -312,6 +324,14 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     for prefix in cb.allowed_prefixes:
         check("callbacks.allowed_prefixes", bool(re.fullmatch(r"\+\d{1,6}", prefix)),
               f"'{prefix}' is not an E.164 prefix", "e.g. +7 or +7495")
+    try:
+        re.compile(settings.cases.number_pattern)
+    except re.error as exc:
+        problems.append(ConfigProblem("cases.number_pattern", f"not a regular expression: {exc}", "e.g. ^[0-9]{6,12}$"))
+    check("cases.max_failures", settings.cases.max_failures >= 1, "must be at least 1", "e.g. 5")
+    for key in ("failure_window_minutes", "lock_minutes"):
+        check(f"cases.{key}", getattr(settings.cases, key) > 0, "must be positive", "minutes, e.g. 15")
+    check("cases.audit_retention_days", settings.cases.audit_retention_days >= 1, "must be at least 1", "e.g. 365")
     check("http.max_body_bytes", settings.http.max_body_bytes > 0, "must be positive", "e.g. 65536")
     check("http.session_hours", settings.http.session_hours > 0, "must be positive", "e.g. 12")
     check("simulator.agents", settings.simulator.agents >= 0, "must not be negative", "e.g. 8")

@@ -9,9 +9,11 @@ import signal
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from callcenter.callbacks.dialer import Dialer
 from callcenter.callbacks.jobs import PreciseScheduler, RqScheduler
+from callcenter.callbacks.model import parse_attempt
 from callcenter.callbacks.monitor import CallbackMonitor
 from callcenter.callbacks.service import CallbackService
 from callcenter.callbacks.store import CallbackStore
@@ -20,7 +22,7 @@ from callcenter.hotline.view import position_estimates
 from callcenter.pbx.ami import AmiError
 from callcenter.pbx.link import PbxLink
 from callcenter.pbx.protocol import Message
-from callcenter.web import callbacks, hotline
+from callcenter.web import callbacks, cases, hotline
 from callcenter.web.accesslog import MaskedAccessLogger
 from callcenter.web.app import create_app
 from callcenter.web.keys import CLOCK, HOURS, REDIS, SETTINGS
@@ -58,10 +60,41 @@ def build_service(settings: Settings) -> web.Application:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    async def screen_pop_context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(screen_pops(app, link), name="screen-pop")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     app = create_app(settings, redis_url=settings.redis.url, pbx_status=link,
-                     extra_contexts=[pbx_context, callbacks_context])
+                     extra_contexts=[pbx_context, callbacks_context, screen_pop_context])
     app[hotline.PBX_LINK] = link
     return app
+
+
+async def screen_pops(app: web.Application, link: PbxLink) -> None:
+    """When an operator is connected to a caller, the cases whose phones match the caller ID go to the
+    operator's dashboard, marked "not verified" (caller ID can be forged); each such view is audited."""
+    changes = link.feed.listen()
+    store = app[cases.CASES]
+    try:
+        while True:
+            change = await changes.get()
+            if change.get("type") != "call_connected" or not change.get("callerid"):
+                continue
+            if parse_attempt(str(change.get("uniqueid") or "")) is not None:
+                continue  # a callback placeholder: the callback itself is shown, not a caller ID match
+            try:
+                found = await store.by_phone(str(change["callerid"]))
+                for case in found:
+                    await store.audit("screen_pop", f"interface:{change['interface']}", case.number, "shown")
+            except RedisError as exc:
+                log.warning("screen-pop look-up failed", extra={"error": str(exc)})
+                continue
+            link.feed.publish([cases.screen_pop(found, str(change["callerid"]), str(change["interface"]))])
+    finally:
+        link.feed.forget(changes)
 
 
 class LinkPbx:

@@ -9,14 +9,18 @@ from pathlib import Path
 from aiohttp import web
 
 from callcenter.accounts.store import AccountStore
+from callcenter.cases.model import load_vocabulary
+from callcenter.cases.store import CaseStore
 from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.metrics import create_registry, metrics_middleware
 from callcenter.storage import connect
-from callcenter.web import auth, callbacks, docs, health, hotline, ivr
+from callcenter.web import auth, callbacks, cases, docs, health, hotline, ivr
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 
+# The vocabulary shipped with the package, used when the configured file is not there (tests, a bare install).
+DEFAULT_STATUSES = Path(__file__).resolve().parents[2] / "config" / "case_statuses.toml"
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -48,11 +52,14 @@ def create_app(
     app[METRICS_REGISTRY] = registry
     app[PBX_STATUS] = pbx_status or NoPbxLink()
     app[docs.OPENAPI_CACHE] = {}
+    statuses = Path(settings.cases.statuses_file)
+    app[cases.VOCABULARY] = load_vocabulary(statuses if statuses.is_file() else DEFAULT_STATUSES)
 
     async def redis_context(app: web.Application) -> AsyncIterator[None]:
         client = connect(redis_url)
         app[REDIS] = client
         app[auth.ACCOUNTS] = AccountStore(client, settings.http.session_hours)
+        app[cases.CASES] = CaseStore(client, settings.cases)
         yield
         await client.aclose()
 
@@ -64,5 +71,6 @@ def create_app(
     app.add_routes(ivr.routes)
     app.add_routes(callbacks.routes)
     app.add_routes(auth.routes)
+    app.add_routes(cases.routes)
     app.router.add_static("/static", Path(__file__).parent / "static", name="static")
     return app

@@ -10,7 +10,7 @@ from aiohttp import WSMsgType, web
 
 from callcenter.hotline.view import queue_view
 from callcenter.pbx.link import PbxLink
-from callcenter.web.auth import STAFF
+from callcenter.web.auth import ACCOUNTS, STAFF, session_of
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import SETTINGS
 from callcenter.web.openapi import operation
@@ -73,6 +73,9 @@ async def queue_stream(request: web.Request) -> web.WebSocketResponse:
     link = _link(request)
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
+    session = session_of(request)
+    user = await request.app[ACCOUNTS].get(session.username)
+    own_interface = user.interface if user else ""
     changes = link.feed.listen()
     try:
         await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
@@ -80,6 +83,9 @@ async def queue_stream(request: web.Request) -> web.WebSocketResponse:
         async def pump() -> None:
             while True:
                 change = await changes.get()
+                if change["type"] == "screen_pop" and session.role == "operator" \
+                        and change.get("interface") != own_interface:
+                    continue  # a screen-pop is for the operator who took the call (and supervisors)
                 if change["type"] == "resync":
                     await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
                 else:

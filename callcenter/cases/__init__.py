@@ -1,0 +1,1 @@
+"""Case status: the registry, its import, caller verification with lockout, speakable status text, audit."""
