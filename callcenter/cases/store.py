@@ -37,7 +37,8 @@ for i = 1, #KEYS, 2 do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   redis.call('EXPIRE', KEYS[i], math.ceil(window))
   if redis.call('ZCARD', KEYS[i]) >= limit then
-    redis.call('SET', KEYS[i + 1], '1', 'EX', lock_seconds)
+    -- The value is the unlock time (the caller's clock decides); the TTL only cleans up.
+    redis.call('SET', KEYS[i + 1], tostring(now + lock_seconds), 'EX', lock_seconds + 60)
     locked = 1
   end
 end
@@ -120,7 +121,7 @@ class CaseStore:
         Failures are counted for the case and for each caller key; any locked key refuses at once."""
         now = time.time() if now is None else now
         keys = self._keys(number, caller)
-        if any(await self.redis.mget([lock for _, lock in keys])):
+        if any(until and float(until) > now for until in await self.redis.mget([lock for _, lock in keys])):
             return Verdict("locked")
         case = await self.get(number)
         kind, value = normalise_factor(factor)
