@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from callcenter.callbacks.dialer import Dialer
+from callcenter.callbacks.dialer import AmiActions, Dialer
 from callcenter.callbacks.jobs import PreciseScheduler, RqScheduler
 from callcenter.callbacks.model import parse_attempt
 from callcenter.callbacks.monitor import CallbackMonitor
@@ -19,9 +19,8 @@ from callcenter.callbacks.service import CallbackService
 from callcenter.callbacks.store import CallbackStore
 from callcenter.config import Settings
 from callcenter.hotline.view import position_estimates
-from callcenter.pbx.ami import AmiError
+from callcenter.pbx.ami import AmiClient, AmiError
 from callcenter.pbx.link import PbxLink
-from callcenter.pbx.protocol import Message
 from callcenter.web import callbacks, cases, hotline
 from callcenter.web.accesslog import MaskedAccessLogger
 from callcenter.web.app import create_app
@@ -50,8 +49,13 @@ def build_service(settings: Settings) -> web.Application:
         service, monitor = wire_callbacks(app, link)
         app[callbacks.CALLBACKS] = service
         app[CALLBACK_MONITOR] = monitor
-        app[callbacks.DIALER] = Dialer(service.store, app[SETTINGS], app[HOURS], LinkPbx(link), service.scheduler,
-                                       owner="serve")
+        async def link_client() -> AmiClient:
+            return link.client
+
+        app[callbacks.DIALER] = Dialer(service.store, app[SETTINGS], app[HOURS], AmiActions(link_client),
+                                       service.scheduler, owner="serve")
+        # The operator sees on the dashboard which callback app_queue has just connected them to.
+        monitor.listeners.append(lambda change: link.feed.publish([change]))
         app[callbacks.HANGUP] = monitor.hang_up
         link.client.on_event(monitor.on_event)
         task = asyncio.create_task(monitor.run(), name="callback-monitor")
@@ -95,22 +99,6 @@ async def screen_pops(app: web.Application, link: PbxLink) -> None:
             link.feed.publish([cases.screen_pop(found, str(change["callerid"]), str(change["interface"]))])
     finally:
         link.feed.forget(changes)
-
-
-class LinkPbx:
-    """The dialler's PBX actions over the service's own AMI link (for "call now")."""
-
-    def __init__(self, link: PbxLink) -> None:
-        self.link = link
-
-    async def originate(self, headers: list[tuple[str, str]]) -> None:
-        action_id = dict(headers).get("ActionID")
-        await self.link.client.send_action("Originate", [h for h in headers if h[0] != "ActionID"],
-                                           action_id=action_id)
-
-    async def queue_entries(self, queue: str) -> list[Message]:
-        result = await self.link.client.send_action("QueueStatus", [("Queue", queue)])
-        return [event for event in result.events if event.name == "QueueEntry"]
 
 
 def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService, CallbackMonitor]:

@@ -265,16 +265,22 @@ async def test_a_callback_at_position_five_keeps_its_place(hotline: Hotline) -> 
     assert await hotline.dial(answer["id"]) == "dialled"
     assert "__CC_POSITION=5" in sim.originates[-1].headers["Variable"].split(",")
     order: list[str] = []
+    popped: list[dict[str, Any]] = []
     await link.client.send_action("QueuePause", [("Interface", "Local/1@agents"), ("Paused", "false")])
     async with asyncio.timeout(20):
-        while len(order) < 7:
+        while len(order) < 7 or not popped:
             change = await changes.get()
             if change["type"] == "call_connected":
                 order.append(change["callerid"])
+            elif change["type"] == "callback_connected":
+                popped.append(change)
     names = {f"5550{ord(n)}": n for n in "ABCDFG"} | {"+74951112233": "E (callback)"}
     assert [names[number] for number in order] == ["A", "B", "C", "D", "E (callback)", "F", "G"]
     done = await hotline.settled(answer["id"], {Status.DONE}, timeout=20)
     assert done.operator == "op1"
+    # The operator's dashboard was told which callback app_queue connected them to.
+    assert [(p["operator"], p["interface"], p["callback"]["id"]) for p in popped] == \
+        [("op1", "Local/1@agents", answer["id"])]
 
 
 async def test_carry_over_at_closing_keeps_the_order(hotline: Hotline) -> None:

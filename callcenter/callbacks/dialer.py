@@ -36,6 +36,7 @@ from callcenter.callbacks.model import (
 from callcenter.callbacks.store import CallbackStore, Conflict, NotFound
 from callcenter.config import Settings
 from callcenter.hours import WorkingHours
+from callcenter.pbx.ami import AmiClient
 from callcenter.pbx.protocol import Message
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,24 @@ class PbxActions(Protocol):
     async def originate(self, headers: list[tuple[str, str]]) -> None: ...
 
     async def queue_entries(self, queue: str) -> list[Message]: ...
+
+
+class AmiActions:
+    """The dialler's PBX actions over an AMI client, wherever it comes from (the service's link, a worker's own
+    connection): `client()` returns one that is connected."""
+
+    def __init__(self, client: Callable[[], Awaitable[AmiClient]]) -> None:
+        self._client = client
+
+    async def originate(self, headers: list[tuple[str, str]]) -> None:
+        # The ActionID names the attempt: the PBX link matches the OriginateResponse to it.
+        action_id = dict(headers).get("ActionID")
+        body = [header for header in headers if header[0] != "ActionID"]
+        await (await self._client()).send_action("Originate", body, action_id=action_id)
+
+    async def queue_entries(self, queue: str) -> list[Message]:
+        result = await (await self._client()).send_action("QueueStatus", [("Queue", queue)])
+        return [event for event in result.events if event.name == "QueueEntry"]
 
 
 class Scheduler(Protocol):

@@ -20,12 +20,11 @@ import redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from callcenter.callbacks.dialer import Dialer
+from callcenter.callbacks.dialer import AmiActions, Dialer
 from callcenter.callbacks.store import CallbackStore
 from callcenter.config import Settings, load_settings
 from callcenter.hours import WorkingHours
 from callcenter.pbx.ami import AmiClient
-from callcenter.pbx.protocol import Message
 from callcenter.storage import connect
 
 log = logging.getLogger(__name__)
@@ -34,14 +33,16 @@ QUEUE = "callbacks"
 PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 
-class AmiPbx:
-    """The dialler's PBX actions over one short AMI connection (a worker holds no link between jobs)."""
+class AmiPbx(AmiActions):
+    """A worker's own AMI connection (a worker holds no PBX link), logged in on first use: a job that finds
+    nothing to do (a duplicate, a cancelled callback) costs no login."""
 
     def __init__(self, settings: Settings) -> None:
         ami = settings.ami
         self.client = AmiClient(ami.host, ami.port, ami.username, ami.secret, events="off",
                                 connect_timeout=ami.connect_timeout, action_timeout=ami.action_timeout,
                                 ping_interval=3600)
+        super().__init__(self._connected)
 
     async def __aenter__(self) -> AmiPbx:
         return self
@@ -51,20 +52,9 @@ class AmiPbx:
             await self.client.close()
 
     async def _connected(self) -> AmiClient:
-        # Connected on first use: a job that finds nothing to do (a duplicate, a cancelled callback) costs no login.
         if not self.client.connected:
             await self.client.connect()
         return self.client
-
-    async def originate(self, headers: list[tuple[str, str]]) -> None:
-        action_id = dict(headers).get("ActionID")
-        body = [h for h in headers if h[0] != "ActionID"]
-        # The ActionID names the attempt: the PBX link matches the OriginateResponse to it.
-        await (await self._connected()).send_action("Originate", body, action_id=action_id)
-
-    async def queue_entries(self, queue: str) -> list[Message]:
-        result = await (await self._connected()).send_action("QueueStatus", [("Queue", queue)])
-        return [event for event in result.events if event.name == "QueueEntry"]
 
 
 class RqScheduler:
