@@ -96,7 +96,8 @@ async def screen_pops(app: web.Application, link: PbxLink) -> None:
             except RedisError as exc:
                 log.warning("screen-pop look-up failed", extra={"error": str(exc)})
                 continue
-            link.feed.publish([cases.screen_pop(found, str(change["callerid"]), str(change["interface"]))])
+            link.feed.publish([cases.screen_pop(found, str(change["callerid"]), str(change["interface"]),
+                                                app[cases.VOCABULARY])])
     finally:
         link.feed.forget(changes)
 

@@ -187,7 +187,8 @@ class Supervisor:
         lines = [
             "",
             f"  {self.settings.hotline.name} is up.",
-            f"  Live queue: {base_url}/api/queue  (WebSocket: {base_url.replace('http', 'ws', 1)}/api/queue/stream)",
+            f"  Dashboard:  {base_url}/",
+            f"  Callbacks:  {base_url}/callback  (the residents' page)",
             f"  API docs:   {base_url}/api/docs",
             f"  Store:      {store}",
             f"  PBX:        {pbx}",

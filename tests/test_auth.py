@@ -23,7 +23,7 @@ PUBLIC = {
     ("POST", "/api/login"), ("POST", "/api/callbacks"), ("POST", "/api/callbacks/{id}/cancel"),
     # The IVR endpoints have their own check (PBX address or token), tested in test_ivr_endpoints.
     ("GET", "/api/ivr/hours"), ("GET", "/api/ivr/wait"), ("POST", "/api/ivr/callback"),
-    ("GET", "/callback"), ("POST", "/api/cases/lookup"), ("POST", "/api/ivr/case-status"),
+    ("GET", "/callback"), ("POST", "/api/cases/lookup"), ("POST", "/api/ivr/case-status"), ("GET", "/"),
 }
 
 

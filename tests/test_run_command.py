@@ -72,7 +72,7 @@ async def test_run_reaches_ready_shows_calls_and_stops_cleanly(tmp_path: Path, s
     base = f"http://127.0.0.1:{port}"
     try:
         banner = "".join(await read_until_banner(process.stdout))
-        assert "is up." in banner and f"Live queue: {base}/api/queue" in banner
+        assert "is up." in banner and f"Dashboard:  {base}/" in banner
         async with aiohttp.ClientSession() as session, session.get(f"{base}/readyz") as response:
             assert response.status == 200
         logins = {line.split()[0]: (line.split()[1], line.split()[2]) for line in banner.splitlines()

@@ -17,6 +17,7 @@ from aiohttp import web
 from callcenter.accounts.store import AccountStore, Session, User
 from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
+from callcenter.web.keys import SETTINGS
 from callcenter.web.openapi import operation, operation_of
 
 routes = web.RouteTableDef()
@@ -57,8 +58,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         current_session.reset(token)
 
 
-def _me(user: User, session: Session) -> dict[str, Any]:
-    return {**user.public(), "csrf_token": session.csrf, "session_expires_at": session.expires_at}
+def _me(request: web.Request, user: User, session: Session) -> dict[str, Any]:
+    return {**user.public(), "csrf_token": session.csrf, "session_expires_at": session.expires_at,
+            "timezone": request.app[SETTINGS].hotline.timezone}
 
 
 @routes.post("/api/login")
@@ -74,7 +76,7 @@ async def login(request: web.Request) -> web.Response:
     if user is None:
         raise ApiError(401, "bad_login", "wrong user name or password")
     token, session = await accounts.start_session(user)
-    response = web.json_response(_me(user, session))
+    response = web.json_response(_me(request, user, session))
     response.set_cookie(COOKIE, token, max_age=accounts.session_seconds, httponly=True, samesite="Strict",
                         secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https", path="/")
     return response
@@ -97,4 +99,4 @@ async def me(request: web.Request) -> web.Response:
     user = await request.app[ACCOUNTS].get(session.username)
     if user is None or user.disabled:
         raise ApiError(401, "login_required", "the account is gone or disabled")
-    return web.json_response(_me(user, session))
+    return web.json_response(_me(request, user, session))

@@ -176,10 +176,12 @@ async def view(request: web.Request) -> web.Response:
     return web.json_response(staff_view(request, case))
 
 
-def screen_pop(cases: list[Case], callerid: str, interface: str, now: float | None = None) -> dict[str, Any]:
+def screen_pop(cases: list[Case], callerid: str, interface: str, vocabulary: dict[str, StatusText],
+               now: float | None = None) -> dict[str, Any]:
     """For the operator just connected to a caller: cases whose phones match the caller ID. Not verified:
     caller ID can be forged, so this is a hint for the operator, never an answer to the caller."""
     return {"type": "screen_pop", "interface": interface, "callerid": callerid, "verified": False,
             "at": now or datetime.now(UTC).timestamp(),
-            "cases": [{"number": c.number, "kind": c.kind, "status": c.status, "status_date": c.status_date}
+            "cases": [{"number": c.number, "kind": c.kind, "status": c.status, "status_date": c.status_date,
+                       "status_text": vocabulary[c.status].ru if c.status in vocabulary else c.status}
                       for c in cases]}

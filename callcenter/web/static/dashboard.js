@@ -1,0 +1,297 @@
+// The operators' dashboard. One WebSocket pushes the queue's changes; the page keeps the state and redraws
+// the panel a change touches. It reconnects by itself and says when it is offline.
+
+const TEXT = {
+  ru: {
+    title: "Горячая линия", offline: "нет связи", online: "на связи", logout: "Выйти", login: "Вход",
+    username: "Имя пользователя", password: "Пароль", signin: "Войти", hotline: "Очередь", waiting: "Ожидают ответа",
+    pos: "№", caller: "Звонящий", waited: "Ждёт", estimate: "Ещё примерно", operators: "Операторы",
+    operator: "Оператор", state: "Состояние", taken: "Принято", me: "Я", queue_in: "Встать в очередь",
+    queue_out: "Выйти из очереди", reason: "Причина паузы", break: "Перерыв", lunch: "Обед", training: "Обучение",
+    paperwork: "Работа с документами", pause: "Пауза", resume: "Продолжить", current_call: "Текущий звонок",
+    no_call: "Нет звонка.", case_search: "Поиск дела (номер или телефон)", find: "Найти",
+    callbacks: "Обратные звонки", new_callback: "Новый обратный звонок на номер", add: "Добавить",
+    phone: "Телефон", status: "Статус", due: "Когда", attempts: "Попыток", actions: "Действия",
+    call_now: "Позвонить сейчас", cancel: "Отменить", reschedule: "Перенести", bad_login: "Неверное имя или пароль",
+    free: "свободен", talking: "разговаривает", ringing: "звонит телефон", paused: "пауза", unavailable: "недоступен",
+    not_in_queue: "Вы не в очереди.", in_queue: "Вы в очереди", offered: "Поступило", answered: "Отвечено",
+    abandoned: "Брошено", service_level: "Уровень сервиса", asa: "Ср. время ответа", longest: "Дольше всех ждёт",
+    callers_waiting: "Ждут", caller_connected: "Соединён абонент", not_verified: "не проверено",
+    cases_by_phone: "Дела по номеру (не проверено: номер мог быть подменён)", no_cases: "Дел по номеру нет.",
+    nothing_found: "Ничего не найдено.", history: "История", callback_for: "Обратный звонок",
+    scheduled: "запланирован", queued: "ждёт в очереди", dialling: "набор", connected: "разговор", done: "выполнен",
+    failed: "не удался", expired: "истёк", cancelled: "отменён", s: "с", min: "мин",
+  },
+  en: {
+    title: "Hotline", offline: "offline", online: "online", logout: "Log out", login: "Log in",
+    username: "User name", password: "Password", signin: "Log in", hotline: "Queue", waiting: "Waiting",
+    pos: "#", caller: "Caller", waited: "Waited", estimate: "Estimated wait", operators: "Operators",
+    operator: "Operator", state: "State", taken: "Calls", me: "Me", queue_in: "Join the queue",
+    queue_out: "Leave the queue", reason: "Pause reason", break: "Break", lunch: "Lunch", training: "Training",
+    paperwork: "Paperwork", pause: "Pause", resume: "Resume", current_call: "Current call", no_call: "No call.",
+    case_search: "Find a case (number or phone)", find: "Find", callbacks: "Callbacks",
+    new_callback: "New callback to number", add: "Add", phone: "Phone", status: "Status", due: "Due",
+    attempts: "Attempts", actions: "Actions", call_now: "Call now", cancel: "Cancel", reschedule: "Reschedule",
+    bad_login: "Wrong user name or password", free: "free", talking: "talking", ringing: "ringing", paused: "paused",
+    unavailable: "unavailable", not_in_queue: "You are not in the queue.", in_queue: "You are in the queue",
+    offered: "Offered", answered: "Answered", abandoned: "Abandoned", service_level: "Service level",
+    asa: "Avg. speed of answer", longest: "Longest wait", callers_waiting: "Waiting",
+    caller_connected: "Connected caller", not_verified: "not verified",
+    cases_by_phone: "Cases by number (not verified: caller ID can be forged)", no_cases: "No cases for this number.",
+    nothing_found: "Nothing found.", history: "History", callback_for: "Callback", scheduled: "scheduled",
+    queued: "waiting in the queue", dialling: "dialling", connected: "talking", done: "done", failed: "failed",
+    expired: "expired", cancelled: "cancelled", s: "s", min: "min",
+  },
+};
+
+const state = { lang: localStorage.getItem("lang") || "ru", me: null, queue: null, clockOffset: 0, socket: null,
+                retry: 500, pop: null };
+const $ = (id) => document.getElementById(id);
+const t = (key) => TEXT[state.lang][key] ?? key;
+const esc = (value) => String(value ?? "").replace(/[&<>"']/g,
+  (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+function translate() {
+  document.documentElement.lang = state.lang;
+  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+  $("lang").textContent = state.lang === "ru" ? "EN" : "RU";
+  setLink(state.socket && state.socket.readyState === WebSocket.OPEN);
+  render();
+}
+
+function setLink(online) {
+  $("link").className = `badge ${online ? "online" : "offline"}`;
+  $("link").textContent = t(online ? "online" : "offline");
+}
+
+async function api(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (state.me && method !== "GET") headers["X-CSRF-Token"] = state.me.csrf_token;
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw Object.assign(new Error(data?.detail ? JSON.stringify(data.detail) : response.statusText),
+                                        { status: response.status, data });
+  return data;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  seconds = Math.max(0, Math.round(seconds));
+  return seconds < 120 ? `${seconds} ${t("s")}` : `${Math.round(seconds / 60)} ${t("min")}`;
+}
+
+const pbxNow = () => Date.now() / 1000 + state.clockOffset;
+
+// -- rendering ---------------------------------------------------------------------------------------------
+
+function render() {
+  if (!state.queue) return;
+  const q = state.queue;
+  const f = q.figures || {};
+  const c = q.counters || {};
+  const sl = f.service_level === null || f.service_level === undefined ? "—" : `${Math.round(100 * f.service_level)} %`;
+  const longest = q.waiting.length ? Math.max(...q.waiting.map((w) => pbxNow() - w.joined_at)) : 0;
+  $("figures").innerHTML = [
+    ["callers_waiting", q.waiting.length], ["longest", duration(longest)], ["estimate", duration(f.new_caller_estimate_seconds)],
+    ["service_level", sl], ["answered", c.answered ?? 0], ["abandoned", c.abandoned ?? 0], ["offered", c.offered ?? 0],
+    ["asa", duration(f.average_speed_of_answer_seconds)],
+  ].map(([key, value]) => `<div><dt>${esc(t(key))}</dt><dd data-figure="${key}">${esc(value)}</dd></div>`).join("");
+  $("waiting").innerHTML = q.waiting.map((w) => `<tr data-uniqueid="${esc(w.uniqueid)}">
+      <td>${esc(w.position)}</td>
+      <td>${w.kind === "callback" ? `${esc(t("callback_for"))}: ` : ""}${esc(w.callerid)} ${esc(w.kind === "callback" ? "" : w.callername)}</td>
+      <td>${esc(duration(pbxNow() - w.joined_at))}</td><td>${esc(duration(w.estimated_wait_seconds))}</td></tr>`).join("");
+  $("members").innerHTML = Object.values(q.membersByInterface).map((m) => `<tr data-interface="${esc(m.interface)}">
+      <td>${esc(m.name)} <small>${esc(m.interface)}</small></td>
+      <td class="state-${esc(m.state)}">${esc(t(m.state))}${m.paused_reason ? `: ${esc(m.paused_reason)}` : ""}</td>
+      <td>${esc(m.calls_taken)}</td></tr>`).join("");
+  const mine = state.me && q.membersByInterface[state.me.interface];
+  $("my-state").textContent = mine ? `${t("in_queue")}: ${t(mine.state)}${mine.paused_reason ? ` (${mine.paused_reason})` : ""}`
+                                   : t("not_in_queue");
+  renderPop();
+}
+
+function renderPop() {
+  const pop = state.pop;
+  if (!pop) return;
+  const cases = pop.cases.length
+    ? `<ul>${pop.cases.map((c) => `<li><button type="button" class="secondary" data-case="${esc(c.number)}">${esc(c.number)}</button>
+        ${esc(c.kind)} — ${esc(c.status_text || c.status)} <span class="unverified">(${esc(t("not_verified"))})</span></li>`).join("")}</ul>`
+    : `<p>${esc(t("no_cases"))}</p>`;
+  $("screen-pop").innerHTML = `<div class="pop"><p><strong>${esc(t("caller_connected"))}:</strong>
+      <span id="pop-callerid">${esc(pop.callerid)}</span></p><p>${esc(t("cases_by_phone"))}</p>${cases}</div>`;
+  $("callback-phone").value = pop.callerid;
+}
+
+async function showCase(number) {
+  try {
+    const c = await api("GET", `/api/cases/${encodeURIComponent(number)}`);
+    $("case-view").innerHTML = `<h3>${esc(c.number)} — ${esc(c.kind)}</h3>
+      <p>${esc(c.applicant_name)}, ${esc(c.birth_date)}</p><p><strong>${esc(c.status_text)}</strong> (${esc(c.status_date)})</p>
+      <p>${esc(c.next_step)}</p><h4>${esc(t("history"))}</h4>
+      <ul>${c.history.map((h) => `<li>${esc(h.date)} ${esc(h.code)} ${esc(h.note || "")}</li>`).join("")}</ul>`;
+  } catch {
+    $("case-view").textContent = t("nothing_found");
+  }
+}
+
+async function loadCallbacks() {
+  try {
+    const list = await api("GET", "/api/callbacks?status=scheduled,queued,dialling,connected,failed&limit=50");
+    $("callbacks").innerHTML = list.map((cb) => `<tr data-callback="${esc(cb.id)}">
+        <td>${esc(cb.phone)}</td><td>${esc(t(cb.status))}${cb.reason ? `: ${esc(cb.reason)}` : ""}</td>
+        <td>${esc(new Date(cb.due_at * 1000).toLocaleString(state.lang === "ru" ? "ru-RU" : "en-GB",
+                                                          { timeZone: state.me.timezone }))}</td>
+        <td>${esc(cb.attempts)}</td>
+        <td>${["scheduled", "queued"].includes(cb.status) ? `<button type="button" data-call-now="${esc(cb.id)}">${esc(t("call_now"))}</button>
+            <button type="button" class="secondary" data-withdraw="${esc(cb.id)}">${esc(t("cancel"))}</button>` : ""}</td></tr>`).join("");
+  } catch (error) {
+    $("callback-error").textContent = error.message;
+  }
+}
+
+// -- live updates ------------------------------------------------------------------------------------------
+
+function takeSnapshot(message) {
+  const q = message.queue;
+  q.membersByInterface = Object.fromEntries(q.members.map((m) => [m.interface, m]));
+  state.queue = q;
+  state.clockOffset = message.now - Date.now() / 1000;
+  render();
+}
+
+function apply(change) {
+  const q = state.queue;
+  if (change.type === "snapshot") return takeSnapshot(change);
+  if (!q) return;
+  switch (change.type) {
+    case "caller_joined":
+      q.waiting = q.waiting.filter((w) => w.uniqueid !== change.caller.uniqueid);
+      q.waiting.splice(change.caller.position - 1, 0, { ...change.caller, estimated_wait_seconds: null });
+      q.waiting.forEach((w, i) => { w.position = i + 1; });
+      break;
+    case "caller_left":
+      q.waiting = q.waiting.filter((w) => w.uniqueid !== change.uniqueid);
+      q.waiting.forEach((w, i) => { w.position = i + 1; });
+      break;
+    case "member":
+      q.membersByInterface[change.member.interface] = change.member;
+      break;
+    case "member_removed":
+      delete q.membersByInterface[change.interface];
+      break;
+    case "counters":
+      q.counters = change.counters;
+      break;
+    case "screen_pop":
+      if (!state.me || change.interface === state.me.interface || state.me.role === "supervisor") state.pop = change;
+      break;
+    case "callback_connected":
+      loadCallbacks();
+      break;
+    default:
+      return;
+  }
+  render();
+}
+
+function connect() {
+  const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/queue/stream`);
+  state.socket = socket;
+  socket.onopen = () => { state.retry = 500; setLink(true); };
+  socket.onmessage = (event) => apply(JSON.parse(event.data));
+  socket.onclose = () => {
+    setLink(false);
+    if (state.me) setTimeout(connect, state.retry);
+    state.retry = Math.min(state.retry * 2, 10000);
+  };
+}
+
+// -- actions -----------------------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    state.me = await api("GET", "/api/me");
+  } catch {
+    $("login-view").hidden = false;
+    $("app").hidden = true;
+    $("logout").hidden = true;
+    $("username").focus();
+    return;
+  }
+  $("login-view").hidden = true;
+  $("app").hidden = false;
+  $("logout").hidden = false;
+  $("who").textContent = `${state.me.name} (${state.me.role})`;
+  $("me-card").hidden = !state.me.interface;
+  connect();
+  loadCallbacks();
+}
+
+async function meAction(path, body) {
+  $("me-error").textContent = "";
+  try { await api("POST", path, body); } catch (error) { $("me-error").textContent = error.message; }
+}
+
+$("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
+    $("login-error").textContent = "";
+    await start();
+  } catch {
+    $("login-error").textContent = t("bad_login");
+  }
+});
+$("logout").addEventListener("click", async () => {
+  await api("POST", "/api/logout").catch(() => {});
+  state.me = null;
+  state.socket?.close();
+  await start();
+});
+$("lang").addEventListener("click", () => {
+  state.lang = state.lang === "ru" ? "en" : "ru";
+  localStorage.setItem("lang", state.lang);
+  translate();
+});
+$("queue-in").addEventListener("click", () => meAction("/api/me/queue", { in: true }));
+$("queue-out").addEventListener("click", () => meAction("/api/me/queue", { in: false }));
+$("pause").addEventListener("click", () => meAction("/api/me/pause", { paused: true, reason: $("pause-reason").value }));
+$("resume").addEventListener("click", () => meAction("/api/me/pause", { paused: false }));
+$("case-search").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const query = $("case-query").value.trim();
+  const byNumber = /^[0-9]{6,12}$/.test(query);
+  try {
+    const found = await api("GET", `/api/cases?${byNumber ? "number" : "phone"}=${encodeURIComponent(query)}`);
+    if (!found.length) { $("case-view").textContent = t("nothing_found"); return; }
+    await showCase(found[0].number);
+  } catch { $("case-view").textContent = t("nothing_found"); }
+});
+$("screen-pop").addEventListener("click", (event) => {
+  const number = event.target.closest("[data-case]")?.dataset.case;
+  if (number) showCase(number);
+});
+$("new-callback").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("callback-error").textContent = "";
+  try { await api("POST", "/api/operator/callbacks", { phone: $("callback-phone").value }); }
+  catch (error) { $("callback-error").textContent = error.message; }
+  loadCallbacks();
+});
+$("callbacks").addEventListener("click", async (event) => {
+  const callNow = event.target.closest("[data-call-now]")?.dataset.callNow;
+  const withdraw = event.target.closest("[data-withdraw]")?.dataset.withdraw;
+  $("callback-error").textContent = "";
+  try {
+    if (callNow) await api("POST", `/api/callbacks/${encodeURIComponent(callNow)}/call-now`);
+    if (withdraw) await api("POST", `/api/callbacks/${encodeURIComponent(withdraw)}/withdraw`, {});
+  } catch (error) { $("callback-error").textContent = error.message; }
+  loadCallbacks();
+});
+
+// Waits tick on the page; estimates come with a fresh snapshot now and then (not every second).
+setInterval(render, 1000);
+setInterval(() => { if (state.socket?.readyState === WebSocket.OPEN) state.socket.send("snapshot"); }, 15000);
+setInterval(() => { if (state.me) loadCallbacks(); }, 10000);
+translate();
+start();
