@@ -21,6 +21,7 @@ from callcenter.config import Settings
 from callcenter.hotline.view import position_estimates
 from callcenter.pbx.ami import AmiClient, AmiError
 from callcenter.pbx.link import PbxLink
+from callcenter.tasks import stop_if_cancelled
 from callcenter.web import callbacks, cases, hotline
 from callcenter.web.accesslog import MaskedAccessLogger
 from callcenter.web.app import create_app
@@ -84,6 +85,7 @@ async def screen_pops(app: web.Application, link: PbxLink) -> None:
     store = app[cases.CASES]
     try:
         while True:
+            stop_if_cancelled()
             change = await changes.get()
             if change.get("type") != "call_connected" or not change.get("callerid"):
                 continue
@@ -94,6 +96,7 @@ async def screen_pops(app: web.Application, link: PbxLink) -> None:
                 for case in found:
                     await store.audit("screen_pop", f"interface:{change['interface']}", case.number, "shown")
             except RedisError as exc:
+                stop_if_cancelled()
                 log.warning("screen-pop look-up failed", extra={"error": str(exc)})
                 continue
             link.feed.publish([cases.screen_pop(found, str(change["callerid"]), str(change["interface"]),

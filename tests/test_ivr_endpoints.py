@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
@@ -65,9 +66,11 @@ async def test_wait_for_a_new_caller_depends_on_the_queue(settings: Settings, si
         changes = link.feed.listen()
         for index in range(4):
             simulator.caller_arrives(f"555{index}", "x", patience=10_000, handle=10_000)
-        seen: list[str] = []
-        while seen.count("caller_joined") < 4 or "call_connected" not in seen:
-            seen.append((await changes.get())["type"])
+        # Re-checked after every change (a resync included): one caller talking, three waiting.
+        queue = link.tracker.queue("hotline", link.now())
+        async with asyncio.timeout(20):
+            while not (len(queue.waiting) == 3 and any(m.in_call for m in queue.members.values())):
+                await changes.get()
         busy = await (await client.get("/api/ivr/wait")).text()
         assert dialplan_get(busy, "position") == "4"  # one talking, three waiting, the new caller is fourth
         assert int(dialplan_get(busy, "minutes")) > int(dialplan_get(empty, "minutes"))

@@ -31,6 +31,7 @@ from callcenter.callbacks.store import CallbackStore, Conflict, NotFound
 from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.pbx.protocol import Message
+from callcenter.tasks import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = frozenset({Status.DIALLING, Status.QUEUED, Status.CONNECTED})
@@ -76,10 +77,12 @@ class CallbackMonitor:
         consumer = asyncio.create_task(self._consume())
         try:
             while True:
+                stop_if_cancelled()
                 await asyncio.sleep(self.sweep_interval)
                 try:
                     await self.sweep()
                 except Exception:
+                    stop_if_cancelled()
                     log.exception("callback sweep failed")
         finally:
             consumer.cancel()
@@ -88,10 +91,12 @@ class CallbackMonitor:
 
     async def _consume(self) -> None:
         while True:
+            stop_if_cancelled()
             message = await self.events.get()
             try:
                 await self.handle(message)
             except Exception:
+                stop_if_cancelled()
                 log.exception("callback event failed", extra={"event": message.name})
             self.handled += 1
 
