@@ -126,6 +126,14 @@ async def test_an_operators_shift(live: Live) -> None:
             SCREENSHOT.parent.mkdir(exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
+            # 200 % zoom: the page gets half the CSS width; nothing may need sideways scrolling of the page.
+            await page.set_viewport_size({"width": 700, "height": 1000})
+            overflow = await page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"the page scrolls sideways by {overflow}px at 200 % zoom"
+            await expect(page.locator("#pause")).to_be_visible()
+            await page.set_viewport_size({"width": 1400, "height": 1000})
+
             await page.click("#lang")
             await expect(page.locator("h1")).to_have_text("Hotline")
             await page.click("#lang")
