@@ -114,7 +114,9 @@ async def test_an_operators_shift(live: Live) -> None:
             assert (originate["Channel"], originate["Context"], originate["Exten"]) == \
                 ("Local/1@agents", "callback-operator-first", "+79165551234")
 
-            await page.click("#resume")
+            async with page.expect_response(lambda r: r.url.endswith("/api/me/pause")) as resumed:
+                await page.click("#resume")
+            assert (await resumed.value).status == 200
             assert actions(live.sim, "QueuePause")[-1]["Paused"] == "false"
             await expect(page.locator("#pop-callerid")).to_have_text("+74951234567", timeout=10_000)
             await expect(page.locator("#screen-pop")).to_contain_text("100200300")
