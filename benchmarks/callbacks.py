@@ -14,40 +14,17 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 import redis
+from harness import percentile, rss_mib, start, stop, wait_ready
 
 from callcenter.storage import EmbeddedValkey
 from callcenter.supervisor import free_port
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def start_processes(env: dict[str, str], logs: Path) -> dict[str, subprocess.Popen[bytes]]:
-    procs = {}
-    for name, command in (("simulator", "simulate"), ("server", "serve"), ("worker", "worker")):
-        with open(logs / f"{name}.log", "w") as log:
-            procs[name] = subprocess.Popen([sys.executable, "-m", "callcenter", command], env=env,
-                                           stdout=subprocess.DEVNULL, stderr=log)
-    return procs
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def post_many(base: str, bodies: list[dict[str, object]], concurrency: int) -> tuple[float, list[float]]:
@@ -93,18 +70,11 @@ async def main() -> None:
         "CALLCENTER_HOURS_CLOSE": "24:00", "CALLCENTER_HOURS_CLOSED_DATES": "", "CALLCENTER_HOURS_CHANGED": "",
         "CALLCENTER_CALLBACKS_PER_ADDRESS_DAILY_LIMIT": "1000000", "CALLCENTER_LOGGING_LEVEL": "WARNING",
     }
-    procs = start_processes(env, tmp)
+    procs = {name: start(env, command, tmp) for name, command in
+             (("simulator", "simulate"), ("server", "serve"), ("worker", "worker"))}
     base = f"http://127.0.0.1:{http_port}"
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                try:
-                    async with session.get(f"{base}/readyz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+        await asyncio.to_thread(wait_ready, base)
         later = time.time() + 6 * 3600  # pending: due in six hours
         bodies: list[dict[str, object]] = [{"phone": f"+7495{i:07d}", "not_before": later}
                                            for i in range(args.pending)]
@@ -136,15 +106,8 @@ async def main() -> None:
               f"{rss_mib(procs['worker'].pid):.0f} MiB, store used {info['used_memory'] / 2**20:.0f} MiB "
               f"for {args.pending + args.probes:,} callbacks")
     finally:
-        for process in procs.values():
-            process.send_signal(signal.SIGTERM)
-        for process in procs.values():
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(procs.values())
         valkey.stop()
-
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -12,15 +12,14 @@ import asyncio
 import csv
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
+from harness import percentile, start, stop, wait_ready
 
 from callcenter.storage import EmbeddedValkey
 from callcenter.supervisor import free_port
@@ -42,12 +41,6 @@ def write_cases(path: Path, count: int) -> list[tuple[str, str]]:
                              f"{rng.randint(1000, 9999)}", rng.choice(STATUSES), "2026-11-01"])
             known.append((number, born))
     return known
-
-
-def start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("w") as output:
-        return subprocess.Popen([sys.executable, "-m", "callcenter", command], env=env, cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=output)
 
 
 async def run_lookups(base: str, known: list[tuple[str, str]], total: int, clients: int) -> tuple[float, list[float]]:
@@ -98,26 +91,16 @@ def main() -> None:
             "CALLCENTER_SIMULATOR_PORT": str(sim_port), "CALLCENTER_SIMULATOR_CALLS_PER_DAY": "0",
             # All the benchmark's clients share one address: a limit the 5 % wrong answers never reach.
             "CALLCENTER_CASES_MAX_FAILURES": "1000000"}
-    processes = [start(env, "simulate", tmp / "sim.log"), start(env, "serve", tmp / "serve.log")]
+    processes = [start(env, "simulate", tmp), start(env, "serve", tmp)]
     base = f"http://127.0.0.1:{http_port}"
     try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
+        wait_ready(base)
         elapsed, latencies = asyncio.run(run_lookups(base, known, args.lookups, args.clients))
-        latencies.sort()
         print(f"look-ups: {args.lookups:,} in {elapsed:.1f} s = {args.lookups / elapsed:,.0f}/s with {args.clients} "
-              f"clients; p50 {1000 * latencies[len(latencies) // 2]:.1f} ms, "
-              f"p99 {1000 * latencies[int(len(latencies) * 0.99)]:.1f} ms (5 % with a wrong date of birth; each "
-              "one audited)")
+              f"clients; p50 {1000 * percentile(latencies, 0.5):.1f} ms, "
+              f"p99 {1000 * percentile(latencies, 0.99):.1f} ms (5 % with a wrong date of birth; each one audited)")
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-            process.wait(10)
+        stop(processes)
         valkey.stop()
 
 

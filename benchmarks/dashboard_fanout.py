@@ -12,39 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
+from harness import cpu_seconds, percentile, rss_mib, start, stop, wait_ready
 
 from callcenter.storage import EmbeddedValkey
 from callcenter.supervisor import free_port
 
 PASSWORD = "fan-out benchmark password"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("w") as output:
-        return subprocess.Popen([sys.executable, "-m", "callcenter", command], env=env,
-                                stdout=subprocess.DEVNULL, stderr=output)
 
 
 async def dashboard(base: str, seconds: float, delays: list[float], counts: list[int]) -> None:
@@ -71,13 +52,12 @@ async def measure(base: str, server: int, dashboards: int, seconds: float) -> No
     counts: list[int] = []
     await asyncio.gather(*(dashboard(base, seconds, delays, counts) for _ in range(dashboards)))
     cpu = (cpu_seconds(server) - cpu_before) / (time.monotonic() - wall_before)
-    delays.sort()
     print(f"{dashboards} dashboards for {seconds:.0f} s: {sum(counts):,} messages pushed "
           f"({statistics.mean(counts):.0f} each, {sum(counts) / seconds:,.0f}/s in all)")
     print(f"server: {100 * cpu:.0f} % of one core, RSS {rss_mib(server):.0f} MiB")
     if delays:
         print(f"push delay, PBX event to dashboard (caller_joined, {len(delays):,} samples): "
-              f"p50 {1000 * delays[len(delays) // 2]:.0f} ms, p99 {1000 * delays[int(0.99 * len(delays))]:.0f} ms")
+              f"p50 {1000 * percentile(delays, 0.5):.0f} ms, p99 {1000 * percentile(delays, 0.99):.0f} ms")
 
 
 def main() -> None:
@@ -100,21 +80,13 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "callcenter", "user", "add", "bench", "--role", "supervisor",
                     "--password-stdin"], input=PASSWORD + "\n", text=True, env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    processes = {"simulator": start(env, "simulate", tmp / "sim.log"), "server": start(env, "serve", tmp / "serve.log")}
+    processes = {"simulator": start(env, "simulate", tmp), "server": start(env, "serve", tmp)}
     base = f"http://127.0.0.1:{http_port}"
     try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
+        wait_ready(base)
         asyncio.run(measure(base, processes["server"].pid, args.dashboards, args.seconds))
     finally:
-        for process in processes.values():
-            process.send_signal(signal.SIGTERM)
-            process.wait(10)
+        stop(processes.values())
         valkey.stop()
 
 

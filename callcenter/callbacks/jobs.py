@@ -133,16 +133,20 @@ class _Runtime:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="callback-jobs", daemon=True).start()
-        self._ready: asyncio.Future[tuple[CallbackStore, AmiPbx]] | None = None
+        self._dialer: Dialer | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, str]) -> str:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
-    async def resources(self) -> tuple[CallbackStore, AmiPbx]:
-        if self._ready is None:
-            self._ready = self.loop.create_future()
-            self._ready.set_result((CallbackStore(connect(self.settings.redis.url)), AmiPbx(self.settings)))
-        return await self._ready
+    def dialer(self) -> Dialer:
+        """Built once, in the runtime's loop (jobs run there one at a time), and kept for every job."""
+        if self._dialer is None:
+            settings = self.settings
+            self._dialer = Dialer(CallbackStore(connect(settings.redis.url)), settings,
+                                  WorkingHours.from_settings(settings.hours, settings.hotline.timezone),
+                                  AmiPbx(settings), RqScheduler(settings.redis.url),
+                                  owner=f"worker:{socket.gethostname()}:{os.getpid()}")
+        return self._dialer
 
 
 _runtime: _Runtime | None = None
@@ -157,11 +161,6 @@ def place_callback(callback_id: str) -> str:
 
 
 async def _place(runtime: _Runtime, callback_id: str) -> str:
-    settings = runtime.settings
-    store, pbx = await runtime.resources()
-    hours = WorkingHours.from_settings(settings.hours, settings.hotline.timezone)
-    dialer = Dialer(store, settings, hours, pbx, RqScheduler(settings.redis.url),
-                    owner=f"worker:{socket.gethostname()}:{os.getpid()}")
-    outcome = await dialer.place(callback_id)
+    outcome = await runtime.dialer().place(callback_id)
     log.info("callback job", extra={"callback": callback_id, "outcome": outcome})
     return outcome
