@@ -388,3 +388,12 @@ async def test_the_residents_page(hotline: Hotline) -> None:
     script = await hotline.client.get("/static/callback.js")
     assert script.status == 200
     assert "/api/callbacks" in await script.text()
+
+
+async def test_a_job_a_moment_early_waits_for_the_due_time(hotline: Hotline) -> None:
+    hotline.clock.now = msk(21, 30)
+    request = await hotline.ask("84951234567")
+    hotline.clock.now = msk(8, 0, day=25) - 0.3  # RQ started the job a moment early
+    assert await hotline.dial(request["id"]) == "dialled"
+    callback = await hotline.store.get(request["id"])
+    assert callback.attempt_started_at == msk(8, 0, day=25)  # not a moment before the opening

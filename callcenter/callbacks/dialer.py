@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # write CALLCENTER_FAULT_FILE and wait there, so a test can kill the process at exactly that point.
 FAULT_POINT = "CALLCENTER_FAULT_PAUSE"
 WAIT_RESOLUTION = 1.0
+EARLY_WAIT = 2.0
 FAULT_FILE = "CALLCENTER_FAULT_FILE"
 
 
@@ -110,9 +111,15 @@ class Dialer:
         if slot.due_at is None:
             await self._end(callback_id, slot.status, slot.reason, now)
             return slot.status
-        if slot.due_at > now + 1:
+        early = slot.due_at - now
+        if early > EARLY_WAIT:
             await self._reschedule(callback_id, slot.due_at, "waiting for working hours or the window", now)
             return "rescheduled"
+        if early > 0:
+            # RQ keeps due times in whole seconds, so its job can start up to a second early: wait for the moment
+            # rather than ring before the resident's window or the opening.
+            await asyncio.sleep(early)
+            now = slot.due_at
         attempt = callback.attempts + 1
         if not await self.store.claim_attempt(callback_id, attempt, self.owner):
             return f"attempt {attempt} already claimed"
