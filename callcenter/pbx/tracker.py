@@ -69,12 +69,15 @@ class Caller:
     callername: str
     position: int
     joined_at: float
-    # "call": a resident on the line; "callback": a placeholder holding a callback's place.
+    # "call": a resident on the line; "callback": a placeholder holding a callback's place; "video": a
+    # placeholder holding a video session's place while it waits for an operator.
     kind: str = "call"
 
 
 def caller_kind(channel: str) -> str:
-    return "callback" if "@callback-placeholder" in channel else "call"
+    if "@callback-placeholder" in channel:
+        return "callback"
+    return "video" if "@video-placeholder" in channel else "call"
 
 
 @dataclass
@@ -266,7 +269,7 @@ class QueueTracker:
     def _on_QueueCallerAbandon(self, q: QueueState, m: Message, now: float) -> list[Change]:
         uniqueid = m.get("Uniqueid", "") or ""
         caller = q.caller(uniqueid)
-        if caller_kind(m.get("Channel") or "") == "callback":
+        if caller_kind(m.get("Channel") or "") != "call":
             q.pending_abandon[uniqueid] = 0  # a placeholder withdrawn (carried over): not a caller giving up
             return []
         hold = _int(m.get("HoldTime"), int(now - caller.joined_at) if caller else 0)
@@ -339,6 +342,8 @@ class QueueTracker:
                                                member.name, now, hold)
         if caller is not None and caller.kind == "callback":
             q.counters.callbacks_connected += 1
+        elif caller is not None and caller.kind == "video":
+            pass  # a video session's operator: counted with the video sessions, not as an answered call
         elif uniqueid and (caller is not None or uniqueid in q.seen_today):
             q.counters.answered += 1
             q.counters.wait_seconds_answered += hold
