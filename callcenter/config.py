@@ -119,6 +119,26 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class VideoSettings:
+    grace_seconds: float = setting(60.0, "how long a participant who dropped may rejoin, seconds (> 0)")
+    offer_seconds: float = setting(30.0, "how long an interpreter has to accept a session, seconds (> 0)")
+    token_hours: float = setting(4.0, "how long a resident's session token is valid, hours (> 0)")
+    operator_with_interpreter: bool = setting(True, "bring in an operator as soon as the interpreter joins "
+                                              "(false: when the interpreter asks for one)")
+    average_minutes: float = setting(12.0, "typical length of a sign-language session, minutes, for the wait "
+                                     "shown to residents (> 0)")
+    recordings: str = setting("var/recordings", "directory for recordings made with consent ('' = never record)")
+    retention_days: float = setting(30.0, "days recordings and session records are kept (> 0)")
+    stun_urls: list[str] = setting([], "STUN servers for residents' browsers, e.g. stun:stun.example.org:3478")
+    turn_urls: list[str] = setting([], "TURN servers (coturn) for residents behind strict NAT, "
+                                   "e.g. turn:turn.example.org:3478?transport=udp")
+    turn_username: str = setting("", "the TURN user name")
+    turn_credential: str = setting("", "the TURN password (CALLCENTER_VIDEO_TURN_CREDENTIAL)", secret=True)
+    host_addresses: list[str] = setting([], "addresses the service offers as ICE candidates (empty: all "
+                                        "interfaces, or 127.0.0.1 when there is no other)")
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     host: str = setting("127.0.0.1", "the address the built-in PBX simulator listens on")
     port: int = setting(5039, "the simulator's AMI port, 1..65535")
@@ -149,6 +169,7 @@ class Settings:
     cases: CaseSettings = field(default_factory=CaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "defaults"
@@ -334,6 +355,12 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     check("cases.audit_retention_days", settings.cases.audit_retention_days >= 1, "must be at least 1", "e.g. 365")
     check("http.max_body_bytes", settings.http.max_body_bytes > 0, "must be positive", "e.g. 65536")
     check("http.session_hours", settings.http.session_hours > 0, "must be positive", "e.g. 12")
+    for key in ("grace_seconds", "offer_seconds", "token_hours", "average_minutes", "retention_days"):
+        check(f"video.{key}", getattr(settings.video, key) > 0, "must be positive", "e.g. 30")
+    for url in settings.video.stun_urls + settings.video.turn_urls:
+        check("video.stun_urls" if url.startswith("stun") else "video.turn_urls",
+              bool(re.fullmatch(r"(stuns?|turns?):[^\s]+", url)), f"'{url[:60]}' is not a STUN/TURN URL",
+              "e.g. turn:turn.example.org:3478?transport=udp")
     check("simulator.agents", settings.simulator.agents >= 0, "must not be negative", "e.g. 8")
     check("simulator.calls_per_day", settings.simulator.calls_per_day >= 0, "must not be negative",
           "e.g. 3000")

@@ -22,7 +22,8 @@ from callcenter.hotline.view import position_estimates
 from callcenter.pbx.ami import AmiClient, AmiError
 from callcenter.pbx.link import PbxLink
 from callcenter.tasks import stop_if_cancelled
-from callcenter.web import callbacks, cases, hotline
+from callcenter.video.service import session_of_placeholder
+from callcenter.web import callbacks, cases, hotline, video
 from callcenter.web.accesslog import MaskedAccessLogger
 from callcenter.web.app import create_app
 from callcenter.web.keys import CLOCK, HOURS, REDIS, SETTINGS
@@ -75,7 +76,39 @@ def build_service(settings: Settings) -> web.Application:
     app = create_app(settings, redis_url=settings.redis.url, pbx_status=link,
                      extra_contexts=[pbx_context, callbacks_context, screen_pop_context])
     app[hotline.PBX_LINK] = link
+    wire_video(app, link)
     return app
+
+
+class VideoPlaceholders:
+    """A video session's place in the hotline queue, over the PBX link."""
+
+    def __init__(self, link: PbxLink) -> None:
+        self.link = link
+
+    async def originate(self, headers: list[tuple[str, str]]) -> None:
+        await self.link.client.send_action("Originate", headers)
+
+    async def hangup(self, uniqueid: str) -> None:
+        # Asterisk finds a channel by name or by uniqueid; the placeholder's uniqueid is ours (OtherChannelId).
+        with contextlib.suppress(AmiError):
+            await self.link.client.send_action("Hangup", [("Channel", uniqueid)])
+
+
+def wire_video(app: web.Application, link: PbxLink) -> None:
+    """Video sessions wait for an operator in the hotline queue and report to the dashboards' feed."""
+
+    def queue_wait(uniqueid: str) -> tuple[int, float | None] | None:
+        now = link.now()
+        state = link.tracker.queue(link.queue_name, now)
+        caller = state.caller(uniqueid)
+        if caller is None:
+            return None
+        return caller.position, position_estimates(state, now, caller.position)[-1]
+
+    app[video.VIDEO_PBX] = VideoPlaceholders(link)
+    app[video.VIDEO_NOTIFY] = lambda change: link.feed.publish([change])
+    app[video.QUEUE_WAIT] = queue_wait
 
 
 async def screen_pops(app: web.Application, link: PbxLink) -> None:
@@ -91,6 +124,12 @@ async def screen_pops(app: web.Application, link: PbxLink) -> None:
                 continue
             if parse_attempt(str(change.get("uniqueid") or "")) is not None:
                 continue  # a callback placeholder: the callback itself is shown, not a caller ID match
+            video_session = session_of_placeholder(str(change.get("uniqueid") or ""))
+            if video_session is not None:
+                service = app.get(video.VIDEO)
+                if service is not None:
+                    await service.operator_connected(video_session, str(change["interface"]))
+                continue
             try:
                 found = await store.by_phone(str(change["callerid"]))
                 for case in found:

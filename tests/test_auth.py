@@ -24,6 +24,9 @@ PUBLIC = {
     # The IVR endpoints have their own check (PBX address or token), tested in test_ivr_endpoints.
     ("GET", "/api/ivr/hours"), ("GET", "/api/ivr/wait"), ("POST", "/api/ivr/callback"),
     ("GET", "/callback"), ("POST", "/api/cases/lookup"), ("POST", "/api/ivr/case-status"), ("GET", "/"),
+    # Residents' video: the page, the start, and their session by its token; the signalling socket checks the
+    # token or the staff session itself (tested in test_video_sessions).
+    ("GET", "/video"), ("POST", "/api/video/sessions"), ("GET", "/api/video/session"), ("GET", "/api/video/ws"),
 }
 
 

@@ -354,6 +354,8 @@ class PbxSimulator:
         if caller.originate is not None:
             # The placeholder is answered by the queue: its Originate succeeds, the resident is dialled.
             self._originate_answered(caller.originate, caller.channel.replace(";2", ";1"))
+            if "@video-placeholder" in (caller.originate.get("Channel") or ""):
+                return  # [video-operator]: the operator stays on until the service hangs up
             self.later(RING_SECONDS * 3, self._resident_answers, caller, member)
             return
         self.later(caller.handle, self._complete, caller, member, "agent")
@@ -637,7 +639,7 @@ class PbxSimulator:
             return
         self._respond(session, action, "Success", [("Message", "Originate successfully queued")])
         channel = action.get("Channel") or ""
-        if "@callback-placeholder" in channel:
+        if "@callback-placeholder" in channel or "@video-placeholder" in channel:
             self._placeholder(action)
             return
         if channel.endswith("@agents") and action.get("Context") == "callback-operator-first":
@@ -661,13 +663,14 @@ class PbxSimulator:
         position = int(variables.get("CC_POSITION", "0") or 0) or len(self.waiting) + 1
         linkedid = self._uniqueid()
         uniqueid = action.get("OtherChannelId") or self._uniqueid()
-        exten = (action.get("Channel") or "").split("@")[0].removeprefix("Local/")
-        caller = SimCaller(uniqueid, linkedid, self._local_pair(exten, "callback-placeholder") + ";2",
-                           action.get("Exten") or "", f"CALLBACK {exten}", self.now(), position,
+        exten, _, context = (action.get("Channel") or "").removeprefix("Local/").partition("@")
+        label = "VIDEO" if context == "video-placeholder" else "CALLBACK"
+        caller = SimCaller(uniqueid, linkedid, self._local_pair(exten, context) + ";2",
+                           action.get("Exten") or "", f"{label} {exten}", self.now(), position,
                            self.config.traffic.handle_time(self.rng), originate=action)
         index = min(position - 1, len(self.waiting))
         self.waiting.insert(index, caller)
-        self.emit("QueueCallerJoin", "agent,all", [*self._channel_block(caller, context="callback-placeholder"),
+        self.emit("QueueCallerJoin", "agent,all", [*self._channel_block(caller, context=context),
                                                    ("Queue", self.config.queue), ("Position", str(index + 1)),
                                                    ("Count", str(len(self.waiting)))])
         self._dispatch()
@@ -708,7 +711,14 @@ class PbxSimulator:
         wanted = action.get("Channel") or ""
         caller = next((c for c in self.waiting if wanted in (c.channel, c.uniqueid)), None)
         if caller is None:
-            self._respond(session, action, "Error", [("Message", "No such channel")])
+            # Asterisk finds a channel by name or by uniqueid: a caller already talking hangs up too.
+            talking = next(((c, interface) for interface, c in self.in_call.items()
+                            if wanted in (c.channel, c.uniqueid)), None)
+            if talking is None:
+                self._respond(session, action, "Error", [("Message", "No such channel")])
+                return
+            self._respond(session, action, "Success", [("Message", "Channel Hungup")])
+            self._complete(talking[0], self.members[talking[1]], "agent")
             return
         self._respond(session, action, "Success", [("Message", "Channel Hungup")])
         self._abandon(caller)

@@ -154,14 +154,16 @@ class VideoSession:
         values["history"] = [tuple(item) for item in values.get("history", [])]
         return cls(**values)
 
-    def public(self) -> dict[str, Any]:
-        """What the resident's page and the dashboards see (usernames of staff are shown to staff only)."""
+    def public(self, staff: bool = False) -> dict[str, Any]:
+        """What the resident's page and the dashboards see (staff names are shown to staff only)."""
+        def note(text: str) -> str:
+            return text if staff or not text.startswith(("interpreter ", "operator ", "declined")) else ""
+
         return {"id": self.id, "mode": self.mode, "state": self.state, "created_at": self.created_at,
                 "record": self.record, "ended_reason": self.ended_reason,
                 "interpreter_present": "interpreter" in self.present(),
                 "operator_present": "operator" in self.present(),
-                "history": [{"state": s, "at": at, "note": note} for s, at, note in self.history
-                            if not note.startswith(("interpreter ", "operator ", "declined"))]}
+                "history": [{"state": s, "at": at, "note": note(text)} for s, at, text in self.history]}
 
 
 def new_session_id() -> str:

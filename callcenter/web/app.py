@@ -15,7 +15,7 @@ from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.metrics import create_registry, metrics_middleware
 from callcenter.storage import connect
-from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotline, ivr, me
+from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotline, ivr, me, video
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 
@@ -65,6 +65,7 @@ def create_app(
 
     app.cleanup_ctx.append(redis_context)
     app.cleanup_ctx.extend(extra_contexts)
+    app.cleanup_ctx.append(video.video_context)
     app.add_routes(health.routes)
     app.add_routes(docs.routes)
     app.add_routes(hotline.routes)
@@ -74,5 +75,6 @@ def create_app(
     app.add_routes(cases.routes)
     app.add_routes(me.routes)
     app.add_routes(dashboard.routes)
+    app.add_routes(video.routes)
     app.router.add_static("/static", Path(__file__).parent / "static", name="static")
     return app

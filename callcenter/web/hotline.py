@@ -86,6 +86,8 @@ async def queue_stream(request: web.Request) -> web.WebSocketResponse:
                 if change["type"] == "screen_pop" and session.role == "operator" \
                         and change.get("interface") != own_interface:
                     continue  # a screen-pop is for the operator who took the call (and supervisors)
+                if "for_user" in change and change["for_user"] != session.username:
+                    continue  # an interpreter's offer or an operator's video assignment is theirs alone
                 if change["type"] == "resync":
                     await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
                 else:

@@ -1,0 +1,452 @@
+"""Video sessions end to end: the resident's request, the interpreters' pool, the operator from the hotline
+queue, the media hub, chat, drops and rejoins, the end. Every transition is saved and pushed.
+
+The operator is found the way a voice caller's is: a silent placeholder (Local/<id>@video-placeholder) waits
+in the Asterisk hotline queue in the same fairness order as the callers, and when app_queue connects an
+operator to it, that operator's dashboard is told to join the video. The operator's phone stays busy for the
+session, so app_queue does not give them a voice call meanwhile. Without a PBX link, operators take sessions
+from the dashboard's video panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from callcenter.config import VideoSettings
+from callcenter.hours import WorkingHours
+from callcenter.tasks import stop_if_cancelled
+from callcenter.video.media import MediaError, MediaHub, Participant
+from callcenter.video.model import InvalidTransition, VideoSession
+from callcenter.video.pool import InterpreterPool, Offer
+from callcenter.video.recording import remove_expired
+from callcenter.video.store import VideoStore
+
+log = logging.getLogger(__name__)
+
+Push = Callable[[dict[str, Any]], Awaitable[None]]
+PLACEHOLDER_PREFIX = "video-"
+
+
+class VideoPbx(Protocol):
+    async def originate(self, headers: list[tuple[str, str]]) -> None: ...
+    async def hangup(self, uniqueid: str) -> None: ...
+
+
+class VideoError(Exception):
+    def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra or {}
+
+
+def placeholder_uniqueid(session_id: str) -> str:
+    return PLACEHOLDER_PREFIX + session_id
+
+
+def session_of_placeholder(uniqueid: str) -> str | None:
+    return uniqueid.removeprefix(PLACEHOLDER_PREFIX) if uniqueid.startswith(PLACEHOLDER_PREFIX + "v") else None
+
+
+class VideoService:
+    def __init__(self, store: VideoStore, hub: MediaHub, settings: VideoSettings, hours: WorkingHours,
+                 notify: Callable[[dict[str, Any]], None] = lambda change: None,
+                 pbx: VideoPbx | None = None, interface_user: Callable[[str], Awaitable[str | None]] | None = None,
+                 queue_wait: Callable[[str], tuple[int, float | None] | None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.hub = hub
+        self.settings = settings
+        self.hours = hours
+        self.notify = notify
+        self.pbx = pbx
+        self.interface_user = interface_user
+        self.queue_wait = queue_wait
+        self.clock = clock
+        self.pool = InterpreterPool(offer_seconds=settings.offer_seconds)
+        self.sessions: dict[str, VideoSession] = {}
+        self.assigned_operator: dict[str, str] = {}
+        self.placeholders: set[str] = set()
+        self._pushers: dict[tuple[str, str], Push] = {}
+        self._drops: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        hub.on_chat = self._chat_from_media
+        hub.on_state = self._media_state
+
+    # -- residents -------------------------------------------------------------------------------------------
+
+    async def start(self, mode: str, record: bool) -> tuple[VideoSession, str]:
+        now = self.clock()
+        at = datetime.fromtimestamp(now, UTC)
+        if not self.hours.is_open(at):
+            opening = self.hours.next_opening(at)
+            raise VideoError(409, "closed", "the hotline is closed now",
+                             {"opens_at": opening.isoformat() if opening else None})
+        try:
+            session = VideoSession.start(mode, now, record=record)
+        except InvalidTransition as exc:
+            raise VideoError(400, exc.code, exc.message) from exc
+        token = await self.store.create(session, self.settings.token_hours)
+        async with self._lock:
+            self.sessions[session.id] = session
+            if mode == "sign":
+                self.pool.add_session(session.id)
+            await self._after(session, "started")
+        return session, token
+
+    async def session_for_token(self, token: str) -> VideoSession:
+        session_id = await self.store.session_for_token(token)
+        if session_id is None:
+            raise VideoError(401, "bad_token", "unknown or expired session token")
+        return await self.get(session_id)
+
+    async def get(self, session_id: str) -> VideoSession:
+        session = self.sessions.get(session_id) or await self.store.get(session_id)
+        if session is None:
+            raise VideoError(404, "no_session", "no such video session")
+        return session
+
+    def waiting_info(self, session: VideoSession) -> dict[str, Any]:
+        """Position and estimated wait for the resident's page."""
+        if session.state == "waiting_interpreter":
+            position = self.pool.position(session.id) or 1
+            on_duty = max(1, self.pool.on_duty())
+            free = len(self.pool.available())
+            ahead = max(0, position - free)
+            return {"position": position, "estimated_wait": round(ahead * self.settings.average_minutes * 60 / on_duty),
+                    "waiting_for": "interpreter"}
+        if session.needs_operator() or session.state == "waiting_operator":
+            found = self.queue_wait(placeholder_uniqueid(session.id)) if self.queue_wait else None
+            if found is not None:
+                position, queue_wait = found
+                return {"position": position, "estimated_wait": None if queue_wait is None else round(queue_wait),
+                        "waiting_for": "operator"}
+            return {"position": None, "estimated_wait": None, "waiting_for": "operator"}
+        return {}
+
+    def describe(self, session: VideoSession, staff: bool = False) -> dict[str, Any]:
+        data = session.public(staff) | {"waiting": self.waiting_info(session)}
+        if staff:
+            data |= {"interpreter": session.interpreter, "operator": session.operator,
+                     "assigned_operator": self.assigned_operator.get(session.id),
+                     "connected": sorted(role for (sid, role) in self.hub.participants if sid == session.id)}
+        return data
+
+    # -- interpreters ----------------------------------------------------------------------------------------
+
+    async def interpreter_status(self, username: str, status: str, reason: str = "") -> dict[str, Any]:
+        async with self._lock:
+            try:
+                person = self.pool.set_status(username, status, self.clock(), reason)
+            except ValueError as exc:
+                raise VideoError(409, "bad_status", str(exc)) from exc
+            self._wake.set()
+        self.notify({"type": "video_interpreter", "username": username, "status": person.status,
+                     "reason": person.reason})
+        return {"username": username, "status": person.status, "reason": person.reason}
+
+    async def accept(self, session_id: str, username: str) -> VideoSession:
+        async with self._lock:
+            session = await self.get(session_id)
+            try:
+                self.pool.accept(session_id, username)
+            except LookupError as exc:
+                raise VideoError(409, "not_offered", str(exc)) from exc
+            try:
+                session.interpreter_joins(username, self.clock())
+            except InvalidTransition as exc:
+                self.pool.release(username, self.clock())
+                raise VideoError(409, exc.code, exc.message) from exc
+            await self._after(session, "interpreter_accepted")
+            return session
+
+    async def decline(self, session_id: str, username: str) -> None:
+        async with self._lock:
+            session = await self.get(session_id)
+            try:
+                self.pool.decline(session_id, username)
+            except LookupError as exc:
+                raise VideoError(409, "not_offered", str(exc)) from exc
+            session.decline(username, self.clock())
+            await self._after(session, "interpreter_declined")
+
+    async def request_operator(self, session_id: str, username: str) -> VideoSession:
+        async with self._lock:
+            session = await self.get(session_id)
+            if session.interpreter != username:
+                raise VideoError(403, "not_yours", "only the session's interpreter can ask for an operator")
+            try:
+                session.request_operator(self.clock())
+            except InvalidTransition as exc:
+                raise VideoError(409, exc.code, exc.message) from exc
+            await self._after(session, "operator_requested")
+            return session
+
+    # -- operators -------------------------------------------------------------------------------------------
+
+    async def operator_join(self, session_id: str, username: str) -> VideoSession:
+        """An operator takes the session: the one app_queue gave it to, or anyone from the video panel."""
+        async with self._lock:
+            session = await self.get(session_id)
+            try:
+                session.operator_joins(username, self.clock())
+            except InvalidTransition as exc:
+                raise VideoError(409, exc.code, exc.message) from exc
+            assigned = self.assigned_operator.get(session_id)
+            if assigned is not None and assigned != username:
+                # Someone else took it from the panel: free the operator app_queue had connected.
+                await self._hang_up_placeholder(session_id)
+            elif assigned is None:
+                await self._hang_up_placeholder(session_id)
+            await self._after(session, "operator_joined")
+            return session
+
+    async def operator_connected(self, session_id: str, interface: str) -> None:
+        """app_queue connected an operator's phone to the session's placeholder."""
+        username = await self.interface_user(interface) if self.interface_user else None
+        async with self._lock:
+            session = self.sessions.get(session_id)
+            if session is None or session.ended or username is None:
+                if session is None or session.ended:
+                    await self._hang_up_placeholder(session_id)
+                return
+            self.assigned_operator[session_id] = username
+        self.notify({"type": "video_assigned", "session": session_id, "for_user": username,
+                     "interface": interface})
+
+    # -- media and chat ----------------------------------------------------------------------------------------
+
+    def connect_pusher(self, session_id: str, role: str, push: Push) -> None:
+        self._pushers[(session_id, role)] = push
+
+    def disconnect_pusher(self, session_id: str, role: str, push: Push) -> None:
+        if self._pushers.get((session_id, role)) is push:
+            del self._pushers[(session_id, role)]
+            self._schedule_drop(session_id, role)
+
+    def role_of(self, session: VideoSession, username: str, staff_role: str) -> str:
+        if staff_role == "interpreter" and session.interpreter == username:
+            return "interpreter"
+        if staff_role in ("operator", "supervisor") and session.operator == username:
+            return "operator"
+        raise VideoError(403, "not_in_session", "you have not joined this session")
+
+    async def offer(self, session_id: str, role: str, sdp: Any) -> str:
+        session = await self.get(session_id)
+        if session.ended:
+            raise VideoError(409, "session_ended", "the session has ended")
+        self._cancel_drop(session_id, role)
+        try:
+            answer = await self.hub.negotiate(session, role, sdp)
+        except MediaError as exc:
+            raise VideoError(400, exc.code, exc.message) from exc
+        await self._push(session_id, role, {"type": "chat_history", "messages": await self.store.chat(session_id)})
+        return answer
+
+    async def candidate(self, session_id: str, role: str, candidate: Any) -> None:
+        if not isinstance(candidate, dict):
+            raise VideoError(400, "bad_candidate", "candidate must be an object")
+        try:
+            await self.hub.add_candidate(session_id, role, candidate)
+        except MediaError as exc:
+            raise VideoError(400 if exc.code != "no_connection" else 409, exc.code, exc.message) from exc
+
+    async def chat(self, session_id: str, role: str, text: Any) -> dict[str, Any]:
+        if not isinstance(text, str) or not text.strip():
+            raise VideoError(400, "bad_chat", "a chat message is non-empty text")
+        session = await self.get(session_id)
+        if session.ended:
+            raise VideoError(409, "session_ended", "the session has ended")
+        entry = await self.store.add_chat(session_id, role, text.strip(), self.clock())
+        for other in ("resident", "interpreter", "operator"):
+            if other == role:
+                continue
+            # The data channel when the media connection is up; the signalling socket as the fallback.
+            if not self.hub.send_chat(session_id, other, text.strip()[:2000]):
+                await self._push(session_id, other, {"type": "chat", **entry})
+        return entry
+
+    def _chat_from_media(self, session_id: str, role: str, text: str) -> None:
+        self._spawn(self._chat_quietly(session_id, role, text))
+
+    async def _chat_quietly(self, session_id: str, role: str, text: str) -> None:
+        try:
+            await self.chat(session_id, role, text)
+        except VideoError as exc:
+            log.info("video chat refused", extra={"error": exc.code})
+
+    def _media_state(self, session_id: str, role: str, participant: Participant, state: str) -> None:
+        if state in ("failed", "closed"):
+            self._schedule_drop(session_id, role)
+        elif state == "connected":
+            self._cancel_drop(session_id, role)
+
+    # -- leaving, dropping, ending ---------------------------------------------------------------------------
+
+    def _schedule_drop(self, session_id: str, role: str) -> None:
+        """A participant who dropped may come back within the grace period; after it, they have left."""
+        session = self.sessions.get(session_id)
+        if session is None or session.ended or (session_id, role) in self._drops:
+            return
+        loop = asyncio.get_running_loop()
+        self._drops[(session_id, role)] = loop.call_later(
+            self.settings.grace_seconds, lambda: self._spawn(self.leave(session_id, role, "dropped")))
+
+    def _cancel_drop(self, session_id: str, role: str) -> None:
+        handle = self._drops.pop((session_id, role), None)
+        if handle is not None:
+            handle.cancel()
+
+    async def leave(self, session_id: str, role: str, reason: str = "left") -> None:
+        self._cancel_drop(session_id, role)
+        async with self._lock:
+            session = await self.get(session_id)
+            if session.ended:
+                return
+            staff = session.interpreter if role == "interpreter" else session.operator
+            session.participant_left(role, self.clock())
+            await self.hub.drop(session_id, role)
+            if role == "interpreter" and staff:
+                self.pool.release(staff, self.clock())
+                if session.state == "waiting_interpreter":
+                    self.pool.add_session(session_id)
+            if role == "operator":
+                self.assigned_operator.pop(session_id, None)
+                await self._hang_up_placeholder(session_id)
+            await self._after(session, f"{role}_{reason}")
+
+    async def end(self, session_id: str, reason: str) -> VideoSession:
+        async with self._lock:
+            session = await self.get(session_id)
+            if not session.ended:
+                session.end(reason, self.clock())
+                await self._after(session, "ended")
+            return session
+
+    # -- the loop that expires offers and hands out sessions ---------------------------------------------------
+
+    async def run(self) -> None:
+        if self.settings.recordings:
+            remove_expired(Path(self.settings.recordings), self.settings.retention_days)
+        try:
+            await self._restore()
+        except Exception as exc:
+            stop_if_cancelled()
+            log.warning("video sessions left from before a restart not settled", extra={"error": str(exc)})
+        while True:
+            stop_if_cancelled()
+            deadline = self.pool.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            try:
+                async with self._lock:
+                    await self._dispatch()
+            except Exception:
+                stop_if_cancelled()
+                log.exception("video dispatch failed")
+
+    async def _restore(self) -> None:
+        """After a restart the media is gone: sessions that were live are ended, so none hangs forever."""
+        for session in await self.store.active():
+            if session.id not in self.sessions:
+                session.end("service_restarted", self.clock())
+                await self.store.save(session)
+
+    async def _dispatch(self) -> None:
+        now = self.clock()
+        for offer in self.pool.expire(now):
+            session = self.sessions.get(offer.session)
+            if session is not None:
+                session.decline(offer.username, now)
+                await self.store.save(session)
+            self.notify({"type": "video_offer_expired", "session": offer.session, "for_user": offer.username})
+            self.notify({"type": "video_interpreter", "username": offer.username, "status": "paused",
+                         "reason": "no answer"})
+        for offer in self.pool.assign(now):
+            self._offer_out(offer)
+
+    def _offer_out(self, offer: Offer) -> None:
+        session = self.sessions.get(offer.session)
+        self.notify({"type": "video_offer", "session": offer.session, "for_user": offer.username,
+                     "deadline": offer.deadline, "mode": session.mode if session else "sign"})
+
+    async def _after(self, session: VideoSession, event: str) -> None:
+        """Save, re-route the media, seek an operator if one is needed, tell everyone. Holds the lock."""
+        await self.store.save(session)
+        if session.ended:
+            self.pool.remove_session(session.id)
+            if session.interpreter:
+                self.pool.release(session.interpreter, self.clock())
+            await self._hang_up_placeholder(session.id)
+            await self.hub.close_session(session.id)
+            self.sessions.pop(session.id, None)
+            self.assigned_operator.pop(session.id, None)
+            for key in [key for key in self._drops if key[0] == session.id]:
+                self._cancel_drop(*key)
+        else:
+            self.hub.apply(session)
+            if session.mode == "sign" and session.state == "with_interpreter" \
+                    and self.settings.operator_with_interpreter and not session.operator_requested:
+                session.request_operator(self.clock())
+                await self.store.save(session)
+            if session.needs_operator():
+                await self._seek_operator(session)
+        self._wake.set()
+        change = {"type": "video_session", "event": event, "session": self.describe(session, staff=True)}
+        self.notify(change)
+        for role in ("resident", "interpreter", "operator"):
+            await self._push(session.id, role, {"type": "state", "event": event,
+                                                "session": self.describe(session, staff=role != "resident")})
+
+    async def _seek_operator(self, session: VideoSession) -> None:
+        if self.pbx is None or session.id in self.placeholders:
+            return
+        uniqueid = placeholder_uniqueid(session.id)
+        headers = [("Channel", f"Local/{session.id}@video-placeholder"), ("Context", "video-operator"),
+                   ("Exten", "s"), ("Priority", "1"), ("Timeout", str(12 * 3600_000)),
+                   ("CallerID", f'"VIDEO {session.id}" <video>'), ("ChannelId", f"{uniqueid}-1"),
+                   ("OtherChannelId", uniqueid), ("ActionID", f"{uniqueid}-originate"), ("Async", "true"),
+                   ("Variable", f"__CC_VIDEO_SESSION={session.id}")]
+        try:
+            await self.pbx.originate(headers)
+            self.placeholders.add(session.id)
+        except Exception as exc:
+            stop_if_cancelled()
+            log.warning("video placeholder not placed; operators can take it from the panel",
+                        extra={"error": str(exc)})
+
+    async def _hang_up_placeholder(self, session_id: str) -> None:
+        if self.pbx is None or session_id not in self.placeholders:
+            return
+        self.placeholders.discard(session_id)
+        try:
+            await self.pbx.hangup(placeholder_uniqueid(session_id))
+        except Exception as exc:
+            stop_if_cancelled()
+            log.warning("video placeholder hang-up failed", extra={"error": str(exc)})
+
+    async def _push(self, session_id: str, role: str, message: dict[str, Any]) -> None:
+        push = self._pushers.get((session_id, role))
+        if push is not None:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await push(message)
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for handle in self._drops.values():
+            handle.cancel()
+        self._drops.clear()
+        await self.hub.close()

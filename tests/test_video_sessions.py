@@ -1,0 +1,337 @@
+"""A video session end to end over the real web app, with real aiortc peers for the resident, the interpreter
+and the operator: routing of decoded frames, chat, a drop and a rejoin, the end, the recording, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import av
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from callcenter.config import Settings
+from callcenter.video.ice import use_host_addresses
+from callcenter.video.probe import StampedVideoTrack, ToneAudioTrack, dominant_pitch, read_stamp
+from callcenter.video.recording import read_ivf
+from callcenter.web.app import create_app
+from callcenter.web.auth import ACCOUNTS
+from callcenter.web.keys import CLOCK
+from callcenter.web.video import VIDEO, VIDEO_NOTIFY
+from tests.videotools import FrameWatcher, new_peer, prefer, shade_near
+
+SHADES = {"resident": 40, "interpreter": 120, "operator": 200}
+PITCHES = {"resident": 1320.0, "interpreter": 440.0, "operator": 880.0}
+
+
+@pytest.fixture(autouse=True)
+def _loopback_ice() -> None:
+    use_host_addresses(["127.0.0.1"])
+
+
+class Notifications:
+    """What the service pushed to the dashboards, awaitable."""
+
+    def __init__(self) -> None:
+        self.changes: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, change: dict[str, Any]) -> None:
+        self.changes.append(change)
+        self._changed.set()
+
+    async def wait_for(self, kind: str, **fields: Any) -> dict[str, Any]:
+        async def waiting() -> dict[str, Any]:
+            while True:
+                for change in self.changes:
+                    if change["type"] == kind and all(change.get(k) == v for k, v in fields.items()):
+                        return change
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(waiting(), 10)
+
+
+class Peer:
+    """One participant's browser: signalling socket, camera, microphone, chat, what it receives."""
+
+    def __init__(self, role: str, http: aiohttp.ClientSession | TestClient) -> None:
+        self.role = role
+        self.http = http
+        self.peer: RTCPeerConnection = new_peer()
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.inbox: list[dict[str, Any]] = []
+        self.chat_received: list[str] = []
+        self.watchers: dict[str, FrameWatcher] = {}
+        self._inbox_changed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def connect(self, hello: dict[str, Any]) -> None:
+        self.ws = await self.http.ws_connect("/api/video/ws")
+        self._reader = asyncio.ensure_future(self._read())
+        await self.ws.send_json({"type": "hello", **hello})
+        await self.expect("state")
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for message in self.ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.inbox.append(json.loads(message.data))
+                self._inbox_changed.set()
+
+    async def expect(self, kind: str, since: int = 0, **fields: Any) -> dict[str, Any]:
+        async def waiting() -> dict[str, Any]:
+            while True:
+                for message in self.inbox[since:]:
+                    if message["type"] == kind and all(message.get(k) == v for k, v in fields.items()):
+                        return message
+                self._inbox_changed.clear()
+                await self._inbox_changed.wait()
+        return await asyncio.wait_for(waiting(), 10)
+
+    async def start_media(self) -> None:
+        """The layout every page offers: camera, microphone, the small picture, the chat channel."""
+        prefer(self.peer.addTransceiver(StampedVideoTrack(SHADES[self.role]), direction="sendrecv"), "video/VP8")
+        prefer(self.peer.addTransceiver(ToneAudioTrack(PITCHES[self.role]), direction="sendrecv"), "audio/opus")
+        prefer(self.peer.addTransceiver("video", direction="recvonly"), "video/VP8")
+        self.chat = self.peer.createDataChannel("chat")
+        self.chat_open = asyncio.Event()
+        self.chat.on("open", self.chat_open.set)
+        self.chat.on("message", self.chat_received.append)
+        await self.peer.setLocalDescription(await self.peer.createOffer())
+        assert self.ws is not None
+        since = len(self.inbox)
+        await self.ws.send_json({"type": "offer", "sdp": self.peer.localDescription.sdp})
+        answer = await self.expect("answer", since)
+        await self.peer.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        main, audio, side = (t.receiver.track for t in self.peer.getTransceivers())
+        self.watchers = {"main": FrameWatcher(main), "audio": FrameWatcher(audio), "side": FrameWatcher(side)}
+        await asyncio.wait_for(self.chat_open.wait(), 10)
+
+    async def sees(self, slot: str, role: str, frames: int = 5) -> None:
+        """Decoded pictures in `slot` come from `role`: `frames` of them after this call."""
+        watcher = self.watchers[slot]
+        start = len(watcher.frames)
+
+        def enough(got: list[tuple[float, Any]]) -> bool:
+            recent = [read_stamp(f)[1] for _, f in got[start:] if isinstance(f, av.VideoFrame)]
+            return sum(shade_near(s, SHADES[role]) for s in recent) >= frames
+        await watcher.wait_for(enough)
+
+    async def hears(self, role: str) -> None:
+        watcher = self.watchers["audio"]
+        start = len(watcher.frames)
+
+        def heard(got: list[tuple[float, Any]]) -> bool:
+            pitches = [dominant_pitch(f) for _, f in got[start:] if isinstance(f, av.AudioFrame)]
+            return sum(abs(p - PITCHES[role]) < PITCHES[role] * 0.1 for p in pitches) >= 10
+        await watcher.wait_for(heard)
+
+    async def close(self) -> None:
+        for watcher in self.watchers.values():
+            await watcher.stop()
+        await self.peer.close()
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@pytest.fixture
+async def video_app(settings: Settings, redis: Any, tmp_path: Path) -> AsyncIterator[tuple[TestClient, Notifications]]:
+    settings = settings.replace("hours", open="00:00", close="24:00") \
+        .replace("video", recordings=str(tmp_path / "recordings"), grace_seconds=5.0, offer_seconds=5.0)
+    app = create_app(settings, redis_url=settings.redis.url)
+    notifications = Notifications()
+    app[VIDEO_NOTIFY] = notifications
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    yield client, notifications
+    await client.close()
+
+
+async def staff(client: TestClient, role: str, username: str) -> tuple[aiohttp.ClientSession, dict[str, str]]:
+    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    accounts = client.app[ACCOUNTS]
+    await accounts.add(username, username.title(), role, "correct horse battery", f"Local/{username}@agents", "1")
+    response = await session.post("/api/login", json={"username": username, "password": "correct horse battery"})
+    assert response.status == 200
+    return session, {"X-CSRF-Token": (await response.json())["csrf_token"]}
+
+
+async def test_a_sign_language_session_from_start_to_recording(
+        video_app: tuple[TestClient, Notifications], tmp_path: Path) -> None:
+    client, notifications = video_app
+    started = await client.post("/api/video/sessions", json={"mode": "sign", "consent": True, "record": True})
+    assert started.status == 201, await started.text()
+    body = await started.json()
+    session_id, token = body["session"]["id"], body["token"]
+    assert body["session"]["state"] == "waiting_interpreter" and body["session"]["waiting"]["position"] == 1
+
+    resident = Peer("resident", client)
+    await resident.connect({"token": token})
+    await resident.start_media()
+
+    interpreter_http, interpreter_csrf = await staff(client, "interpreter", "ivanova")
+    operator_http, operator_csrf = await staff(client, "operator", "petrov")
+    assert (await interpreter_http.post("/api/video/interpreter/status", json={"status": "available"},
+                                        headers=interpreter_csrf)).status == 200
+    await notifications.wait_for("video_offer", session=session_id, for_user="ivanova")
+    # The operator cannot come before the interpreter: out of order, refused, nothing changes.
+    early = await operator_http.post(f"/api/video/sessions/{session_id}/join", headers=operator_csrf)
+    assert early.status == 409 and (await early.json())["error"] == "not_ready"
+    accepted = await interpreter_http.post(f"/api/video/sessions/{session_id}/accept", headers=interpreter_csrf)
+    assert accepted.status == 200 and (await accepted.json())["session"]["state"] == "with_interpreter"
+    await resident.expect("state", event="interpreter_accepted")
+
+    interpreter = Peer("interpreter", interpreter_http)
+    await interpreter.connect({"session": session_id})
+    await interpreter.start_media()
+    await resident.sees("main", "interpreter")
+    await interpreter.sees("main", "resident")
+
+    joined = await operator_http.post(f"/api/video/sessions/{session_id}/join", headers=operator_csrf)
+    assert joined.status == 200 and (await joined.json())["session"]["state"] == "with_operator"
+    operator = Peer("operator", operator_http)
+    await operator.connect({"session": session_id})
+    await operator.start_media()
+
+    # The routing: resident sees interpreter (large) and operator (small); the interpreter sees the resident
+    # and hears the operator; the operator hears the interpreter and sees the resident.
+    await resident.sees("main", "interpreter")
+    await resident.sees("side", "operator")
+    await interpreter.sees("main", "resident")
+    await interpreter.hears("operator")
+    await operator.sees("main", "resident")
+    await operator.hears("interpreter")
+
+    # Chat over the data channels, kept with the session.
+    resident.chat.send("Здравствуйте, я по поводу субсидии")
+    await interpreter.watchers["main"].wait_for(lambda _: "Здравствуйте, я по поводу субсидии"
+                                                in interpreter.chat_received)
+    assert "Здравствуйте, я по поводу субсидии" in operator.chat_received or \
+        await asyncio.wait_for(_until(lambda: "Здравствуйте, я по поводу субсидии" in operator.chat_received), 5)
+    assert interpreter.ws is not None
+    await interpreter.ws.send_json({"type": "chat", "text": "Оператор вас слышит"})
+    await _eventually(lambda: "Оператор вас слышит" in resident.chat_received)
+
+    # The interpreter drops (browser gone) and comes back within the grace period: the session never moved.
+    await interpreter.close()
+    interpreter = Peer("interpreter", interpreter_http)
+    await interpreter.connect({"session": session_id})
+    await interpreter.start_media()
+    await resident.sees("main", "interpreter")
+    await operator.hears("interpreter")
+    history = await (await operator_http.get(f"/api/video/sessions/{session_id}")).json()
+    assert [h["state"] for h in history["session"]["history"]][-1] == "with_operator", history
+    assert [m["text"] for m in history["chat"]] == ["Здравствуйте, я по поводу субсидии", "Оператор вас слышит"]
+
+    ended = await operator_http.post(f"/api/video/sessions/{session_id}/end", headers=operator_csrf)
+    assert ended.status == 200 and (await ended.json())["session"]["state"] == "ended"
+    await resident.expect("state", event="ended")
+    states = [h["state"] for h in (await ended.json())["session"]["history"]]
+    assert states[0] == "waiting_interpreter" and states[-1] == "ended" and "with_operator" in states
+
+    recordings = sorted((tmp_path / "recordings" / session_id).iterdir())
+    names = [path.name.split("-", 1)[1] for path in recordings]
+    assert {"resident-video.ivf", "resident-audio.ogg", "interpreter-video.ivf", "operator-video.ivf"} <= set(names)
+    (width, height), frames = read_ivf(next(p for p in recordings if p.name.endswith("resident-video.ivf")))
+    assert (width, height) == (640, 480) and len(frames) > 10
+    decoder = av.CodecContext.create("libvpx", "r")
+    decoded = [f for data in frames[:5] for f in decoder.decode(av.Packet(data))]
+    assert decoded and shade_near(read_stamp(decoded[0])[1], SHADES["resident"])
+    audio = next(p for p in recordings if p.name.endswith("resident-audio.ogg"))
+    with av.open(str(audio)) as container:
+        assert container.streams.audio and container.duration and container.duration > 0
+
+    for peer in (resident, interpreter, operator):
+        await peer.close()
+    await interpreter_http.close()
+    await operator_http.close()
+
+
+async def _until(condition: Any) -> bool:
+    while not condition():
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def _eventually(condition: Any) -> None:
+    await asyncio.wait_for(_until(condition), 10)
+
+
+async def test_bad_input_gets_clear_errors_and_leaves_the_session_intact(
+        video_app: tuple[TestClient, Notifications]) -> None:
+    client, _ = video_app
+    no_consent = await client.post("/api/video/sessions", json={"mode": "sign", "consent": False})
+    assert no_consent.status == 400 and (await no_consent.json())["error"] == "consent_required"
+    bad_mode = await client.post("/api/video/sessions", json={"mode": "hologram", "consent": True})
+    assert bad_mode.status == 422
+    unknown = await client.get("/api/video/session", headers={"X-Video-Token": "nonsense"})
+    assert unknown.status == 401 and (await unknown.json())["error"] == "bad_token"
+
+    ws = await client.ws_connect("/api/video/ws")
+    await ws.send_json({"type": "hello", "token": "forged"})
+    assert (await ws.receive_json())["error"] == "bad_token"
+    await ws.close()
+
+    started = await (await client.post("/api/video/sessions", json={"mode": "operator", "consent": True})).json()
+    resident = Peer("resident", client)
+    await resident.connect({"token": started["token"]})
+    assert resident.ws is not None
+    since = len(resident.inbox)
+    await resident.ws.send_json({"type": "candidate", "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host",
+                                 "sdpMid": "0", "sdpMLineIndex": 0})
+    assert (await resident.expect("error", since))["error"] == "no_connection"
+    since = len(resident.inbox)
+    await resident.ws.send_json({"type": "offer", "sdp": "v=0\r\nthis is not sdp"})
+    assert (await resident.expect("error", since))["error"] == "bad_layout"  # no camera, no microphone
+    since = len(resident.inbox)
+    await resident.ws.send_json({"type": "offer", "sdp": "v=0\r\nm=video notaport UDP/TLS/RTP/SAVPF 96\r\n"})
+    assert (await resident.expect("error", since))["error"] == "bad_sdp"
+    since = len(resident.inbox)
+    await resident.ws.send_json({"type": "offer", "sdp": 42})
+    assert (await resident.expect("error", since))["error"] == "bad_sdp"
+    since = len(resident.inbox)
+    await resident.ws.send_str("not json")
+    assert (await resident.expect("error", since))["error"] == "bad_message"
+    since = len(resident.inbox)
+    await resident.ws.send_json({"type": "teleport"})
+    assert (await resident.expect("error", since))["error"] == "unknown_type"
+    since = len(resident.inbox)
+    await resident.ws.send_json({"type": "chat", "text": "   "})
+    assert (await resident.expect("error", since))["error"] == "bad_chat"
+    # After all that the session is as it was, and a good offer still works.
+    await resident.start_media()
+    service = client.app[VIDEO]
+    assert service.sessions[started["session"]["id"]].state == "waiting_operator"
+
+    interpreter_http, csrf = await staff(client, "interpreter", "sidorova")
+    refused = await interpreter_http.post(f"/api/video/sessions/{started['session']['id']}/accept", headers=csrf)
+    assert refused.status == 409 and (await refused.json())["error"] == "not_offered"
+    stranger = await client.ws_connect("/api/video/ws")
+    await stranger.send_json({"type": "hello", "session": started["session"]["id"]})
+    assert (await stranger.receive_json())["error"] == "login_required"
+    await stranger.close()
+    await resident.close()
+    await interpreter_http.close()
+
+
+async def test_outside_working_hours_the_page_is_told_when_it_opens(settings: Settings, redis: Any) -> None:
+    app = create_app(settings, redis_url=settings.redis.url)
+    # Monday 2026-11-23 03:00 UTC is 06:00 in Moscow: two hours before the line opens.
+    app[CLOCK] = lambda: datetime(2026, 11, 23, 3, 0, tzinfo=UTC).timestamp()
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        response = await client.post("/api/video/sessions", json={"mode": "sign", "consent": True})
+        body = await response.json()
+        assert response.status == 409 and body["error"] == "closed"
+        assert body["detail"]["opens_at"] == "2026-11-23T05:00:00+00:00"
+    finally:
+        await client.close()
