@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
+from typing import Any
 
+import aiohttp
 import av
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
+from aiohttp.test_utils import TestClient, TestServer
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 
-from callcenter.video.probe import read_stamp
+from callcenter.video.probe import StampedVideoTrack, ToneAudioTrack, dominant_pitch, read_stamp
+from callcenter.web.auth import ACCOUNTS
+
+SHADES = {"resident": 40, "interpreter": 120, "operator": 200}
+PITCHES = {"resident": 1320.0, "interpreter": 440.0, "operator": 880.0}
 
 NO_ICE_SERVERS = RTCConfiguration(iceServers=[])
 
@@ -62,3 +77,122 @@ class FrameWatcher:
 
 def shade_near(shade: int, wanted: int, tolerance: int = 12) -> bool:
     return abs(shade - wanted) <= tolerance
+
+
+class Notifications:
+    """What the service pushed to the dashboards, awaitable."""
+
+    def __init__(self) -> None:
+        self.changes: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, change: dict[str, Any]) -> None:
+        self.changes.append(change)
+        self._changed.set()
+
+    async def wait_for(self, kind: str, **fields: Any) -> dict[str, Any]:
+        async def waiting() -> dict[str, Any]:
+            while True:
+                for change in self.changes:
+                    if change["type"] == kind and all(change.get(k) == v for k, v in fields.items()):
+                        return change
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(waiting(), 10)
+
+
+class Peer:
+    """One participant's browser: signalling socket, camera, microphone, chat, what it receives."""
+
+    def __init__(self, role: str, http: aiohttp.ClientSession | TestClient) -> None:
+        self.role = role
+        self.http = http
+        self.peer: RTCPeerConnection = new_peer()
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.inbox: list[dict[str, Any]] = []
+        self.chat_received: list[str] = []
+        self.watchers: dict[str, FrameWatcher] = {}
+        self._inbox_changed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def connect(self, hello: dict[str, Any]) -> None:
+        self.ws = await self.http.ws_connect("/api/video/ws")
+        self._reader = asyncio.ensure_future(self._read())
+        await self.ws.send_json({"type": "hello", **hello})
+        await self.expect("state")
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for message in self.ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.inbox.append(json.loads(message.data))
+                self._inbox_changed.set()
+
+    async def expect(self, kind: str, since: int = 0, **fields: Any) -> dict[str, Any]:
+        async def waiting() -> dict[str, Any]:
+            while True:
+                for message in self.inbox[since:]:
+                    if message["type"] == kind and all(message.get(k) == v for k, v in fields.items()):
+                        return message
+                self._inbox_changed.clear()
+                await self._inbox_changed.wait()
+        return await asyncio.wait_for(waiting(), 10)
+
+    async def start_media(self) -> None:
+        """The layout every page offers: camera, microphone, the small picture, the chat channel."""
+        prefer(self.peer.addTransceiver(StampedVideoTrack(SHADES[self.role]), direction="sendrecv"), "video/VP8")
+        prefer(self.peer.addTransceiver(ToneAudioTrack(PITCHES[self.role]), direction="sendrecv"), "audio/opus")
+        prefer(self.peer.addTransceiver("video", direction="recvonly"), "video/VP8")
+        self.chat = self.peer.createDataChannel("chat")
+        self.chat_open = asyncio.Event()
+        self.chat.on("open", self.chat_open.set)
+        self.chat.on("message", lambda raw: self.chat_received.append(json.loads(raw)["text"]))
+        await self.peer.setLocalDescription(await self.peer.createOffer())
+        assert self.ws is not None
+        since = len(self.inbox)
+        await self.ws.send_json({"type": "offer", "sdp": self.peer.localDescription.sdp})
+        answer = await self.expect("answer", since)
+        await self.peer.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        main, audio, side = (t.receiver.track for t in self.peer.getTransceivers())
+        self.watchers = {"main": FrameWatcher(main), "audio": FrameWatcher(audio), "side": FrameWatcher(side)}
+        await asyncio.wait_for(self.chat_open.wait(), 10)
+
+    async def sees(self, slot: str, role: str, frames: int = 5) -> None:
+        """Decoded pictures in `slot` come from `role`: `frames` of them after this call."""
+        watcher = self.watchers[slot]
+        start = len(watcher.frames)
+
+        def enough(got: list[tuple[float, Any]]) -> bool:
+            recent = [read_stamp(f)[1] for _, f in got[start:] if isinstance(f, av.VideoFrame)]
+            return sum(shade_near(s, SHADES[role]) for s in recent) >= frames
+        await watcher.wait_for(enough)
+
+    async def hears(self, role: str) -> None:
+        watcher = self.watchers["audio"]
+        start = len(watcher.frames)
+
+        def heard(got: list[tuple[float, Any]]) -> bool:
+            pitches = [dominant_pitch(f) for _, f in got[start:] if isinstance(f, av.AudioFrame)]
+            return sum(abs(p - PITCHES[role]) < PITCHES[role] * 0.1 for p in pitches) >= 10
+        await watcher.wait_for(heard)
+
+    async def close(self) -> None:
+        for watcher in self.watchers.values():
+            await watcher.stop()
+        await self.peer.close()
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def staff(client: TestClient | TestServer, role: str,
+                username: str) -> tuple[aiohttp.ClientSession, dict[str, str]]:
+    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    accounts = client.app[ACCOUNTS]
+    await accounts.add(username, username.title(), role, "correct horse battery", f"Local/{username}@agents", "1")
+    response = await session.post("/api/login", json={"username": username, "password": "correct horse battery"})
+    assert response.status == 200
+    return session, {"X-CSRF-Token": (await response.json())["csrf_token"]}
+
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -269,7 +270,7 @@ class VideoService:
             if other == role:
                 continue
             # The data channel when the media connection is up; the signalling socket as the fallback.
-            if not self.hub.send_chat(session_id, other, text.strip()[:2000]):
+            if not self.hub.send_chat(session_id, other, json.dumps(entry, ensure_ascii=False)):
                 await self._push(session_id, other, {"type": "chat", **entry})
         return entry
 

@@ -1,0 +1,104 @@
+"""The residents' video page in a real browser: Debian's Chromium with a fake camera reaches an interpreter
+played by an aiortc peer, through the service's media forwarding."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from callcenter.config import Settings
+from callcenter.video.ice import use_host_addresses
+from callcenter.web.app import create_app
+from callcenter.web.video import VIDEO_NOTIFY
+from tests.videotools import Notifications, Peer, staff
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        "--autoplay-policy=no-user-gesture-required"]
+FRAMES_DECODED = """async () => {
+  const pc = window.videoCall && window.videoCall.pc;
+  if (!pc) return 0;
+  const main = pc.getTransceivers()[0].receiver;
+  let decoded = 0;
+  (await main.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") decoded += s.framesDecoded || 0; });
+  return decoded;
+}"""
+
+
+@pytest.fixture
+async def server(settings: Settings, redis: Any, tmp_path: Path) -> AsyncIterator[tuple[TestServer, Notifications]]:
+    use_host_addresses(["127.0.0.1"])
+    settings = settings.replace("hours", open="00:00", close="24:00").replace("video", recordings="")
+    app = create_app(settings, redis_url=settings.redis.url)
+    notifications = Notifications()
+    app[VIDEO_NOTIFY] = notifications
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server, notifications
+    await server.close()
+
+
+async def poll(condition: Any, timeout: float = 15.0) -> Any:
+    """Media statistics have no event to await: ask until they say yes."""
+    async def asking() -> Any:
+        while not (result := await condition()):
+            await asyncio.sleep(0.2)
+        return result
+    return await asyncio.wait_for(asking(), timeout)
+
+
+async def test_a_deaf_resident_on_the_page_sees_the_interpreter(server: tuple[TestServer, Notifications]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    test_server, notifications = server
+    url = str(test_server.make_url("/video"))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = await browser.new_page()
+        await page.goto(url)
+        await page.get_by_role("button", name="Проверить камеру и микрофон").click()
+        await expect(page.locator("#check-result")).to_contain_text("работают")
+        await page.get_by_role("button", name="Позвонить").click()
+        await expect(page.locator("#check-result")).to_contain_text("согласие")  # consent first
+        await page.get_by_label("Я согласен(на) на видеозвонок").check()
+        await page.get_by_role("button", name="Позвонить").click()
+        await expect(page.locator("#status")).to_contain_text("Ждём переводчика")
+
+        http, csrf = await staff(test_server, "interpreter", "ivanova")
+        assert (await http.post("/api/video/interpreter/status", json={"status": "available"},
+                                headers=csrf)).status == 200
+        offer = await notifications.wait_for("video_offer", for_user="ivanova")
+        session_id = offer["session"]
+        accepted = await http.post(f"/api/video/sessions/{session_id}/accept", headers=csrf)
+        assert accepted.status == 200
+        interpreter = Peer("interpreter", http)
+        await interpreter.connect({"session": session_id})
+        await interpreter.start_media()
+        await expect(page.locator("#status")).to_have_attribute("data-state", "with_interpreter")
+
+        # The page decodes the interpreter's picture, and the interpreter decodes the fake camera's.
+        decoded = await poll(lambda: page.evaluate(FRAMES_DECODED))
+        assert decoded > 0
+        await interpreter.watchers["main"].wait_for(lambda frames: len(frames) >= 10)
+        picture = interpreter.watchers["main"].frames[-1][1]
+        assert (picture.width, picture.height) == (640, 480)
+
+        await page.get_by_label("Сообщение").fill("Мне нужна справка о субсидии")
+        await page.get_by_role("button", name="Отправить").click()
+        await interpreter.watchers["main"].wait_for(
+            lambda _: "Мне нужна справка о субсидии" in interpreter.chat_received)
+
+        await page.get_by_role("button", name="Завершить звонок").click()
+        await interpreter.expect("state", event="resident_ended")
+        await interpreter.close()
+        await http.close()
+        await browser.close()
