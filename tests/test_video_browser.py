@@ -29,7 +29,9 @@ FRAMES_DECODED = """async () => {
   if (!pc) return 0;
   const main = pc.getTransceivers()[0].receiver;
   let decoded = 0;
-  (await main.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") decoded += s.framesDecoded || 0; });
+  (await main.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") decoded += s.framesDecoded || 0;
+  });
   return decoded;
 }"""
 
