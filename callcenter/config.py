@@ -136,6 +136,8 @@ class VideoSettings:
     turn_credential: str = setting("", "the TURN password (CALLCENTER_VIDEO_TURN_CREDENTIAL)", secret=True)
     host_addresses: list[str] = setting([], "addresses the service offers as ICE candidates (empty: all "
                                         "interfaces, or 127.0.0.1 when there is no other)")
+    forwarding: bool = setting(True, "forward encoded media (false: decode and re-encode every stream, "
+                               "5-10x the CPU; for comparison only)")
 
 
 @dataclass(frozen=True)

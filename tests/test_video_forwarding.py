@@ -12,9 +12,10 @@ import aiortc
 import av
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpTransceiver
+from aiortc.contrib.media import MediaRelay
 
 from callcenter.video import forwarding
-from callcenter.video.forwarding import ForwardedTrack, Publisher
+from callcenter.video.forwarding import ForwardedTrack, Publisher, ReencodedTrack
 from callcenter.video.ice import use_host_addresses
 from callcenter.video.probe import StampedVideoTrack, ToneAudioTrack, dominant_pitch, read_stamp
 from tests.videotools import FrameWatcher, new_peer, prefer, shade_near
@@ -194,3 +195,57 @@ def test_keyframe_detection_reads_the_vp8_frame_tag() -> None:
     assert forwarding.is_keyframe("video/H264", b"\x00\x00\x01\x65\x88")
     assert not forwarding.is_keyframe("video/H264", b"\x00\x00\x01\x41\x9a")
     assert not forwarding.is_keyframe("video/VP8", b"")
+
+
+async def test_the_reencoding_fallback_plays_the_same_picture(server: Server) -> None:
+    """When legs cannot share a codec, a slot decodes once and encodes for its subscriber (MediaRelay)."""
+    publisher, _ = publisher_peer(shade=170)
+    publishers = await server.publish(publisher)
+    subscriber, watchers = subscriber_peer(["video"])
+    client = new_peer()
+    server.peers.append(client)
+    relay = MediaRelay()
+    await subscriber.setLocalDescription(await subscriber.createOffer())
+    await client.setRemoteDescription(subscriber.localDescription)
+    (transceiver,) = client.getTransceivers()
+    slot = ReencodedTrack("video", relay)
+    transceiver.sender.replaceTrack(slot)
+    transceiver.direction = "sendonly"
+    await client.setLocalDescription(await client.createAnswer())
+    await subscriber.setRemoteDescription(client.localDescription)
+    slot.switch(publishers["video"])
+    while "video" not in watchers:
+        await asyncio.sleep(0.01)
+    await watchers["video"].wait_for(lambda frames: len(frames) >= 10)
+    assert all(shade_near(shade, 170) for shade in watchers["video"].shades())
+    assert publishers["video"]._tap.decode  # this path decodes; forwarding never does
+    await watchers["video"].stop()
+    await publisher.close()
+    await subscriber.close()
+
+
+def test_a_decoder_that_falls_behind_drops_its_backlog_and_resumes_at_a_keyframe() -> None:
+    class Receiver:
+        def getSynchronizationSources(self) -> list[object]:
+            return []
+
+    class Codec:
+        mimeType = "video/VP8"
+        clockRate = 90000
+
+    class Frame:
+        def __init__(self, data: bytes, timestamp: int) -> None:
+            self.data, self.timestamp = data, timestamp
+
+    publisher = Publisher("video", Receiver(), "video/VP8")  # type: ignore[arg-type]
+    tap = publisher._tap
+    publisher.request_keyframe = lambda: None  # type: ignore[method-assign]
+    tap.decode = True
+    key, delta = b"\x10\x02\x00\x9d\x01\x2a", b"\x11\x02\x00"
+    tap.put((Codec, Frame(key, 0)))
+    for number in range(1, forwarding.MAX_DECODE_BACKLOG["video"] + 3):
+        tap.put((Codec, Frame(delta, number * 3000)))
+    # The backlog was dropped; deltas are refused until the next keyframe, which is queued again.
+    assert tap.qsize() == 0 and tap.dropped > 0
+    tap.put((Codec, Frame(key, 99000)))
+    assert tap.qsize() == 1 and tap.get()[1].data == key

@@ -39,6 +39,7 @@ AUDIO_CODEC = "audio/opus"
 # A subscriber further behind than this has lost the thread: drop its backlog and resume at a keyframe rather
 # than let the delay grow (MediaRelay's buffered mode grows without bound under load).
 MAX_BACKLOG = {"video": 30, "audio": 50}
+MAX_DECODE_BACKLOG = {"video": 5, "audio": 25}
 # Between two publishers a slot's timestamps move on by one frame, so the receiving browser sees one stream.
 SWITCH_STEP = {"video": 3000, "audio": 960}
 # A keyframe request is repeated at most this often (seconds) while a subscriber waits for one.
@@ -67,21 +68,40 @@ def is_keyframe(codec_name: str, data: bytes) -> bool:
 
 
 class _FrameTap(queue.Queue):  # type: ignore[type-arg]
-    """Stands in for the receiver's decoder queue: sees every complete frame on the event loop's thread."""
+    """Stands in for the receiver's decoder queue: sees every complete frame on the event loop's thread.
+
+    Frames reach aiortc's decoder thread only when decoded pictures are wanted, and never more than
+    MAX_DECODE_BACKLOG behind: aiortc's own queue is unbounded, so a decoder that cannot keep up would let
+    the delay grow without limit. Behind that, the backlog is dropped and decoding resumes at a keyframe.
+    """
 
     def __init__(self, publisher: Publisher) -> None:
         super().__init__()
         self.publisher = publisher
         self.decode = False
+        self.dropped = 0
+        self._resume_at_keyframe = False
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is None:  # the receiver is stopping: end the decoder thread
             super().put(item, block, timeout)
             return
         codec, frame = item
-        self.publisher._deliver(codec.mimeType, codec.clockRate, frame.data, frame.timestamp)
-        if self.decode:
-            super().put(item, block, timeout)
+        keyframe = self.publisher._deliver(codec.mimeType, codec.clockRate, frame.data, frame.timestamp)
+        if not self.decode:
+            return
+        if self.qsize() >= MAX_DECODE_BACKLOG.get(self.publisher.kind, 30):
+            with self.mutex:
+                self.dropped += len(self.queue)
+                self.queue.clear()
+            self._resume_at_keyframe = self.publisher.kind == "video"
+        if self._resume_at_keyframe:
+            if not keyframe:
+                self.dropped += 1
+                self.publisher.request_keyframe()
+                return
+            self._resume_at_keyframe = False
+        super().put(item, block, timeout)
 
 
 class Publisher:
@@ -130,7 +150,8 @@ class Publisher:
         self._ended = True
         self._subscribers.clear()
 
-    def _deliver(self, codec: str, clock_rate: int, data: bytes, timestamp: int) -> None:
+    def _deliver(self, codec: str, clock_rate: int, data: bytes, timestamp: int) -> bool:
+        """Hands an encoded frame to every subscriber; says whether it was a keyframe."""
         keyframe = is_keyframe(codec, data)
         self.frames += 1
         self.keyframes += keyframe
@@ -140,6 +161,7 @@ class Publisher:
                 callback(frame)
             except Exception:  # one broken subscriber must not starve the others
                 log.exception("video: a subscriber of a %s publisher failed", self.kind)
+        return keyframe
 
 
 class ForwardedTrack(MediaStreamTrack):

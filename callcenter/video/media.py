@@ -52,10 +52,11 @@ class Slot:
     transceiver: RTCRtpTransceiver
     codec: str
     relay: MediaRelay
+    forward_encoded: bool = True
     track: SlotTrack | None = None
 
     def play(self, publisher: Publisher | None) -> None:
-        forward = forwarding.can_forward(publisher, self.codec)
+        forward = self.forward_encoded and forwarding.can_forward(publisher, self.codec)
         wanted = ForwardedTrack if forward else ReencodedTrack
         if not isinstance(self.track, wanted):
             if self.track is not None:
@@ -89,7 +90,9 @@ StateHandler = Callable[[str, str, "Participant", str], None]
 
 class MediaHub:
     def __init__(self, ice_servers: list[dict[str, Any]] | None = None, recordings: Path | None = None,
-                 on_chat: ChatHandler | None = None, on_state: StateHandler | None = None) -> None:
+                 on_chat: ChatHandler | None = None, on_state: StateHandler | None = None,
+                 forward_encoded: bool = True) -> None:
+        self.forward_encoded = forward_encoded
         self.ice_servers = [RTCIceServer(**server) for server in (ice_servers or [])]
         self.recordings = recordings
         self.on_chat = on_chat
@@ -168,7 +171,8 @@ class MediaHub:
             forwarding.pin_codec(transceiver, PREFERRED[transceiver.kind])
             transceiver.direction = "sendrecv"
             participant.slots[name] = Slot(name, transceiver.kind, transceiver,
-                                           forwarding.negotiated_codec(transceiver), self.relay)
+                                           forwarding.negotiated_codec(transceiver), self.relay,
+                                           self.forward_encoded)
             participant.slots[name].play(None)
 
     async def add_candidate(self, session_id: str, role: str, candidate: dict[str, Any]) -> None:

@@ -77,7 +77,7 @@ async def video_context(app: web.Application) -> AsyncIterator[None]:
         return None
 
     recordings = Path(settings.video.recordings) if settings.video.recordings else None
-    hub = MediaHub(ice_servers(app), recordings)
+    hub = MediaHub(ice_servers(app), recordings, forward_encoded=settings.video.forwarding)
     service = VideoService(VideoStore(app[REDIS], settings.video.retention_days), hub, settings.video, app[HOURS],
                            notify=app.get(VIDEO_NOTIFY, lambda change: None), pbx=app.get(VIDEO_PBX),
                            interface_user=interface_user, queue_wait=app.get(QUEUE_WAIT), clock=app[CLOCK])

@@ -21,6 +21,12 @@ const TEXT = {
     nothing_found: "Ничего не найдено.", history: "История", callback_for: "Обратный звонок",
     scheduled: "запланирован", queued: "ждёт в очереди", dialling: "набор", connected: "разговор", done: "выполнен",
     failed: "не удался", expired: "истёк", cancelled: "отменён", s: "с", min: "мин",
+    video: "Видео", available: "Готов принимать", session: "Сеанс", kind: "Вид", sign: "с переводчиком",
+    consultation: "с оператором", waiting_interpreter: "ждёт переводчика", with_interpreter: "с переводчиком",
+    waiting_operator: "ждёт оператора", with_operator: "с оператором", ended: "завершён", accept: "Принять",
+    decline: "Отказаться", join: "Подключиться", open_video: "Открыть видео", end: "Завершить",
+    offer_for_you: "Вам предложен видеосеанс", assigned_to_you: "Очередь передала вам видеосеанс",
+    you_are: "Вы", video_none: "Видеосеансов нет.",
   },
   en: {
     title: "Hotline", offline: "offline", online: "online", logout: "Log out", login: "Log in",
@@ -41,11 +47,17 @@ const TEXT = {
     nothing_found: "Nothing found.", history: "History", callback_for: "Callback", scheduled: "scheduled",
     queued: "waiting in the queue", dialling: "dialling", connected: "talking", done: "done", failed: "failed",
     expired: "expired", cancelled: "cancelled", s: "s", min: "min",
+    video: "Video", available: "Available", session: "Session", kind: "Kind", sign: "with interpreter",
+    consultation: "with operator", waiting_interpreter: "waiting for an interpreter",
+    with_interpreter: "with interpreter", waiting_operator: "waiting for an operator",
+    with_operator: "with operator", ended: "ended", accept: "Accept", decline: "Decline", join: "Join",
+    open_video: "Open video", end: "End", offer_for_you: "A video session is offered to you",
+    assigned_to_you: "The queue gave you a video session", you_are: "You are", video_none: "No video sessions.",
   },
 };
 
 const state = { lang: localStorage.getItem("lang") || "ru", me: null, queue: null, clockOffset: 0, socket: null,
-                retry: 500, pop: null };
+                retry: 500, pop: null, video: { sessions: {}, offers: {}, assigned: {}, interpreters: {} } };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[state.lang][key] ?? key;
 const esc = (value) => String(value ?? "").replace(/[&<>"']/g,
@@ -149,6 +161,47 @@ async function loadCallbacks() {
   }
 }
 
+// -- video sessions ----------------------------------------------------------------------------------------
+
+async function loadVideo() {
+  try {
+    const data = await api("GET", "/api/video/sessions");
+    state.video.sessions = Object.fromEntries(data.sessions.map((s) => [s.id, s]));
+    state.video.offers = Object.fromEntries(data.offers.filter((o) => o.for_user === state.me.username).map((o) => [o.session, o]));
+    state.video.interpreters = Object.fromEntries(data.interpreters.map((p) => [p.username, p]));
+    renderVideo();
+  } catch (error) { $("video-error").textContent = error.message; }
+}
+
+function renderVideo() {
+  if (!state.me) return;
+  const me = state.me;
+  const mine = state.video.interpreters[me.username];
+  $("interpreter-controls").hidden = me.role !== "interpreter";
+  $("interpreter-status").textContent = mine ? `${t("you_are")}: ${t(mine.status)}${mine.reason ? ` (${mine.reason})` : ""}` : "";
+  const now = Date.now() / 1000 + state.clockOffset;
+  $("video-offers").innerHTML = Object.values(state.video.offers).filter((o) => o.for_user === me.username)
+    .map((o) => `<p>${esc(t("offer_for_you"))}: ${esc(o.session)}
+      <button type="button" data-video-accept="${esc(o.session)}">${esc(t("accept"))}</button>
+      <button type="button" class="secondary" data-video-decline="${esc(o.session)}">${esc(t("decline"))}</button></p>`).join("")
+    + Object.values(state.video.assigned).filter((a) => a.for_user === me.username && state.video.sessions[a.session]
+        && !state.video.sessions[a.session].operator)
+    .map((a) => `<p>${esc(t("assigned_to_you"))}: ${esc(a.session)}
+      <button type="button" data-video-join="${esc(a.session)}">${esc(t("join"))}</button></p>`).join("");
+  const sessions = Object.values(state.video.sessions).sort((a, b) => a.created_at - b.created_at);
+  $("video-sessions").innerHTML = sessions.length ? sessions.map((s) => {
+    const involved = s.interpreter === me.username || s.operator === me.username;
+    const canJoin = ["operator", "supervisor"].includes(me.role) && !s.operator
+      && ["with_interpreter", "waiting_operator"].includes(s.state);
+    return `<tr data-video="${esc(s.id)}"><td>${esc(s.id)}</td><td>${esc(t(s.mode === "sign" ? "sign" : "consultation"))}</td>
+      <td>${esc(t(s.state))}</td><td>${esc(duration(now - s.created_at))}</td><td>
+      ${canJoin ? `<button type="button" data-video-join="${esc(s.id)}">${esc(t("join"))}</button>` : ""}
+      ${involved ? `<a href="/video?session=${encodeURIComponent(s.id)}" target="_blank" rel="noopener">${esc(t("open_video"))}</a>` : ""}
+      ${involved || me.role === "supervisor" ? `<button type="button" class="secondary" data-video-end="${esc(s.id)}">${esc(t("end"))}</button>` : ""}
+      </td></tr>`;
+  }).join("") : `<tr><td colspan="5">${esc(t("video_none"))}</td></tr>`;
+}
+
 // -- live updates ------------------------------------------------------------------------------------------
 
 function takeSnapshot(message) {
@@ -188,6 +241,23 @@ function apply(change) {
     case "callback_connected":
       loadCallbacks();
       break;
+    case "video_session":
+      if (change.session.state === "ended") delete state.video.sessions[change.session.id];
+      else state.video.sessions[change.session.id] = change.session;
+      delete state.video.offers[change.session.id];
+      return renderVideo();
+    case "video_offer":
+      state.video.offers[change.session] = change;
+      return renderVideo();
+    case "video_offer_expired":
+      delete state.video.offers[change.session];
+      return renderVideo();
+    case "video_assigned":
+      state.video.assigned[change.session] = change;
+      return renderVideo();
+    case "video_interpreter":
+      state.video.interpreters[change.username] = change;
+      return renderVideo();
     default:
       return;
   }
@@ -225,6 +295,7 @@ async function start() {
   $("me-card").hidden = !state.me.interface;
   connect();
   loadCallbacks();
+  loadVideo();
 }
 
 async function meAction(path, body) {
@@ -288,6 +359,29 @@ $("callbacks").addEventListener("click", async (event) => {
   } catch (error) { $("callback-error").textContent = error.message; }
   loadCallbacks();
 });
+
+$("interpreter-available").addEventListener("click", () => videoAction("/api/video/interpreter/status", { status: "available" }));
+$("interpreter-pause").addEventListener("click", () => videoAction("/api/video/interpreter/status",
+  { status: "paused", reason: $("pause-reason").value || "break" }));
+$("video-card").addEventListener("click", async (event) => {
+  const target = event.target.closest("button");
+  if (!target) return;
+  const { videoAccept, videoDecline, videoJoin, videoEnd } = target.dataset;
+  if (videoAccept) await videoAction(`/api/video/sessions/${encodeURIComponent(videoAccept)}/accept`, {}, videoAccept);
+  if (videoDecline) await videoAction(`/api/video/sessions/${encodeURIComponent(videoDecline)}/decline`, {});
+  if (videoJoin) await videoAction(`/api/video/sessions/${encodeURIComponent(videoJoin)}/join`, {}, videoJoin);
+  if (videoEnd) await videoAction(`/api/video/sessions/${encodeURIComponent(videoEnd)}/end`, {});
+});
+
+async function videoAction(path, body, openSession) {
+  $("video-error").textContent = "";
+  try {
+    const result = await api("POST", path, body);
+    if (result.username) state.video.interpreters[result.username] = result;
+    if (openSession) window.open(`/video?session=${encodeURIComponent(openSession)}`, "_blank", "noopener");
+  } catch (error) { $("video-error").textContent = error.message; }
+  await loadVideo();
+}
 
 // Waits tick on the page; estimates come with a fresh snapshot now and then (not every second).
 setInterval(render, 1000);

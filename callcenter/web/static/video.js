@@ -102,16 +102,18 @@ function openSignalling(iceServers) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/api/video/ws`);
   call.ws = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ type: "hello", token: call.token }));
+  ws.onopen = () => ws.send(JSON.stringify(call.staffSession ? { type: "hello", session: call.staffSession }
+                                                             : { type: "hello", token: call.token }));
   ws.onmessage = async (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "state") {
       showState(message.session);
+      if (message.role) call.role = message.role;
       if (message.event === "hello" && !call.pc) await connectMedia(iceServers);
     } else if (message.type === "answer") {
       await call.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
     } else if (message.type === "chat") {
-      if (message.from !== "resident") addChat(message.from, message.text);
+      if (message.from !== (call.role || "resident")) addChat(message.from, message.text);
     } else if (message.type === "chat_history") {
       $("chat-log").textContent = "";
       for (const entry of message.messages) addChat(entry.from, entry.text);
@@ -125,7 +127,9 @@ function openSignalling(iceServers) {
     }
   };
   ws.onclose = () => {
-    if (call.session && call.session.state !== "ended" && call.token) setTimeout(() => openSignalling(iceServers), 2000);
+    if (call.session && call.session.state !== "ended" && (call.token || call.staffSession)) {
+      setTimeout(() => openSignalling(iceServers), 2000);
+    }
   };
 }
 
@@ -170,12 +174,13 @@ $("chat-form").addEventListener("submit", (event) => {
   if (!text) return;
   if (call.chat && call.chat.readyState === "open") call.chat.send(text);
   else send({ type: "chat", text });
-  addChat("resident", text);
+  addChat(call.role || "resident", text);
   $("chat-text").value = "";
 });
 
 $("leave").addEventListener("click", () => {
-  send({ type: "end" });
+  // Staff leave (the session goes on without them); the resident ends it.
+  send({ type: call.staffSession ? "leave" : "end" });
   finish();
 });
 
@@ -186,9 +191,16 @@ function finish() {
   $("leave").disabled = true;
 }
 
-// A reload within the grace period rejoins the same session.
+// Staff open /video?session=ID from the dashboard: their login says who they are, the page joins at once.
+call.staffSession = new URLSearchParams(location.search).get("session");
 const saved = sessionStorage.getItem("video-token");
-if (saved) {
+if (call.staffSession) {
+  $("setup").hidden = true;
+  $("call").hidden = false;
+  document.querySelector("h1").textContent = "Видеосеанс";
+  fetch("/api/video/sessions").then((r) => r.json()).then((data) => openSignalling(data.ice_servers || []));
+} else if (saved) {
+  // A reload within the grace period rejoins the same session.
   call.token = saved;
   $("setup").hidden = true;
   $("call").hidden = false;
