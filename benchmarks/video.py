@@ -28,13 +28,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription  # noqa: E402
+import aiohttp
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from benchmarks.harness import cpu_seconds, percentile, rss_mib  # noqa: E402
-from callcenter.video import forwarding  # noqa: E402
-from callcenter.video.ice import use_host_addresses  # noqa: E402
-from callcenter.video.probe import ReplayVideoTrack, encode_sequence, read_stamp  # noqa: E402
+from benchmarks.harness import cpu_seconds, percentile, rss_mib
+from callcenter.video import forwarding
+from callcenter.video.ice import use_host_addresses
+from callcenter.video.probe import ReplayVideoTrack, encode_sequence, read_stamp
 
 SHADES = {"resident": 40, "interpreter": 120, "operator": 200}
 PASSWORD = "benchmark password"
@@ -178,7 +178,8 @@ async def run_sessions(base: str, count: int, seconds: float, replays: dict[str,
     fps = [(r.frames - before) / wall for r, before in zip(receivers, frames_before, strict=True)]
     latencies = [x for r in receivers for x in r.latencies]
     result = {
-        "sessions": count, "server_cores": server_cpu / wall, "cpu_s_per_session_minute": server_cpu / wall * 60 / count,
+        "sessions": count, "server_cores": server_cpu / wall,
+        "cpu_s_per_session_minute": server_cpu / wall * 60 / count,
         "fps_mean": statistics.mean(fps), "fps_min": min(fps), "latency_p50_ms": percentile(latencies, 0.5) * 1000,
         "latency_p95_ms": percentile(latencies, 0.95) * 1000, "server_rss_mib": rss_mib(server_pid),
         "peers_cores": own_cpu / wall,
@@ -294,7 +295,8 @@ def main() -> None:
         for mode in args.modes.split(","):
             for count in counts:
                 port = 18600 + count + (50 if mode == "reencode" else 0)
-                command = [sys.executable, __file__, "--serve", str(port)] + (["--reencode"] if mode == "reencode" else [])
+                command = [sys.executable, __file__, "--serve", str(port)]
+                command += ["--reencode"] if mode == "reencode" else []
                 with tempfile.TemporaryFile() as log:
                     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
                     base = f"http://127.0.0.1:{port}"

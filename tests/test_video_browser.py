@@ -9,12 +9,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from callcenter.config import Settings
+from callcenter.pbx.simulator import PbxSimulator, SimConfig
+from callcenter.server import build_service
 from callcenter.video.ice import use_host_addresses
 from callcenter.web.app import create_app
+from callcenter.web.auth import ACCOUNTS
 from callcenter.web.video import VIDEO_NOTIFY
 from tests.videotools import Notifications, Peer, staff
 
@@ -103,4 +107,64 @@ async def test_a_deaf_resident_on_the_page_sees_the_interpreter(server: tuple[Te
         await interpreter.expect("state", event="resident_ended")
         await interpreter.close()
         await http.close()
+        await browser.close()
+
+
+@pytest.fixture
+async def service(settings: Settings, redis: Any) -> AsyncIterator[TestServer]:
+    """The whole service as `serve` builds it, with the PBX simulator: dashboards get pushes over the feed."""
+    use_host_addresses(["127.0.0.1"])
+    sim = PbxSimulator(SimConfig(agents=0, secret="s", generate_traffic=False))
+    await sim.start()
+    settings = settings.replace("hours", open="00:00", close="24:00").replace("video", recordings="")
+    app = build_service(settings.replace("ami", host="127.0.0.1", port=sim.port, secret="s"))
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    try:
+        yield test_server
+    finally:
+        await test_server.close()
+        await sim.stop()
+
+
+async def test_an_interpreter_takes_a_session_from_the_dashboard(service: TestServer) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    test_server = service
+    accounts = test_server.app[ACCOUNTS]
+    await accounts.add("ivanova", "Иванова И. И.", "interpreter", "interpreter password", "", "")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(str(test_server.make_url("/")))
+        await page.fill("#username", "ivanova")
+        await page.fill("#password", "interpreter password")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#interpreter-controls")).to_be_visible()
+        await page.get_by_role("button", name="Готов принимать").click()
+        await expect(page.locator("#interpreter-status")).to_contain_text("Готов принимать")
+
+        # A resident (an aiortc peer) asks for an interpreter; the offer appears on the dashboard.
+        resident_http = aiohttp.ClientSession(base_url=str(test_server.make_url("/")))
+        started = await (await resident_http.post("/api/video/sessions",
+                                                  json={"mode": "sign", "consent": True})).json()
+        resident = Peer("resident", resident_http)
+        await resident.connect({"token": started["token"]})
+        await resident.start_media()
+        offer = page.locator("#video-offers")
+        await expect(offer).to_contain_text(started["session"]["id"])
+        async with context.expect_page() as popup:
+            await offer.get_by_role("button", name="Принять").click()
+        video_page = await popup.value
+        await expect(video_page.locator("#status")).to_have_attribute("data-state", "with_interpreter")
+        # The resident decodes the interpreter's (fake) camera; the interpreter's page decodes the resident's.
+        await resident.watchers["main"].wait_for(lambda frames: len(frames) >= 10)
+        assert await poll(lambda: video_page.evaluate(FRAMES_DECODED)) > 0
+        await expect(page.locator("#video-sessions")).to_contain_text("с переводчиком")
+
+        await video_page.get_by_role("button", name="Завершить звонок").click()
+        await resident.expect("state", event="interpreter_left")
+        await resident.close()
+        await resident_http.close()
         await browser.close()

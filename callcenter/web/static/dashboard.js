@@ -386,6 +386,6 @@ async function videoAction(path, body, openSession) {
 // Waits tick on the page; estimates come with a fresh snapshot now and then (not every second).
 setInterval(render, 1000);
 setInterval(() => { if (state.socket?.readyState === WebSocket.OPEN) state.socket.send("snapshot"); }, 15000);
-setInterval(() => { if (state.me) loadCallbacks(); }, 10000);
+setInterval(() => { if (state.me) { loadCallbacks(); loadVideo(); } }, 10000);
 translate();
 start();
