@@ -4,6 +4,7 @@ and the operator: routing of decoded frames, chat, a drop and a rejoin, the end,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +15,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import Settings
+from callcenter.pbx.simulator import PbxSimulator, SimConfig
+from callcenter.server import build_service
 from callcenter.video.ice import use_host_addresses
 from callcenter.video.probe import read_stamp
 from callcenter.video.recording import read_ivf
 from callcenter.web.app import create_app
+from callcenter.web.hotline import PBX_LINK
 from callcenter.web.keys import CLOCK
 from callcenter.web.video import VIDEO, VIDEO_NOTIFY
 from tests.videotools import SHADES, Notifications, Peer, shade_near, staff
@@ -212,3 +216,69 @@ async def test_outside_working_hours_the_page_is_told_when_it_opens(settings: Se
         assert body["detail"]["opens_at"] == "2026-11-23T05:00:00+00:00"
     finally:
         await client.close()
+
+
+async def test_the_operator_comes_from_the_hotline_queue_in_the_callers_order(settings: Settings, redis: Any) -> None:
+    """A video consultation waits in the Asterisk queue as a placeholder; app_queue's choice of operator is
+    told to that operator's dashboard; the placeholder is hung up when the video ends."""
+    use_host_addresses(["127.0.0.1"])
+    sim = PbxSimulator(SimConfig(agents=0, secret="s", generate_traffic=False))
+    await sim.start()
+    settings = settings.replace("hours", open="00:00", close="24:00").replace("video", recordings="")
+    app = build_service(settings.replace("ami", host="127.0.0.1", port=sim.port, secret="s"))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    link = app[PBX_LINK]
+    feed = link.feed.listen()
+    try:
+        await link.client.wait_until(lambda: link.resyncs >= 1, 5)
+        operator_http, csrf = await staff(client, "operator", "petrov")
+        started = await (await client.post("/api/video/sessions", json={"mode": "operator", "consent": True})).json()
+        session_id = started["session"]["id"]
+        originate = await asyncio.wait_for(_until(lambda: any(
+            "@video-placeholder" in (o.headers.get("Channel") or "") for o in sim.originates)), 5)
+        assert originate
+        await link.client.wait_until(lambda: bool(link.tracker.queue("hotline", link.now()).waiting), 5)
+        waiting = (await (await client.get("/api/video/session",
+                                           headers={"X-Video-Token": started["token"]})).json())["session"]["waiting"]
+        assert waiting["waiting_for"] == "operator" and waiting["position"] == 1
+
+        # The operator logs in to the queue: app_queue connects them to the placeholder.
+        assert (await operator_http.post("/api/me/queue", json={"in": True}, headers=csrf)).status == 200
+        assigned = await asyncio.wait_for(_next(feed, "video_assigned"), 10)
+        assert assigned["session"] == session_id and assigned["for_user"] == "petrov"
+        counters = link.tracker.queue("hotline", link.now()).counters
+        assert counters.answered == 0  # a video session is not an answered call
+
+        joined = await operator_http.post(f"/api/video/sessions/{session_id}/join", headers=csrf)
+        assert joined.status == 200 and (await joined.json())["session"]["state"] == "with_operator"
+        ended = await operator_http.post(f"/api/video/sessions/{session_id}/end", headers=csrf)
+        assert ended.status == 200
+        await asyncio.wait_for(_until(lambda: any(a.name == "Hangup" and a.get("Channel") == f"video-{session_id}"
+                                                  for a in sim.actions)), 5)
+        await operator_http.close()
+    finally:
+        link.feed.forget(feed)
+        await client.close()
+        await sim.stop()
+
+
+async def _next(feed: asyncio.Queue[dict[str, Any]], kind: str) -> dict[str, Any]:
+    while True:
+        change = await feed.get()
+        if change["type"] == kind:
+            return change
+
+
+async def test_a_resident_who_drops_for_longer_than_the_grace_period_has_left(
+        video_app: tuple[TestClient, Notifications]) -> None:
+    client, notifications = video_app
+    service = client.app[VIDEO]
+    started = await (await client.post("/api/video/sessions", json={"mode": "sign", "consent": True})).json()
+    resident = Peer("resident", client)
+    await resident.connect({"token": started["token"]})
+    await resident.start_media()
+    service.settings = dataclasses.replace(service.settings, grace_seconds=0.3)
+    await resident.close()  # the browser is gone: no goodbye
+    ended = await notifications.wait_for("video_session", event="resident_dropped")
+    assert ended["session"]["state"] == "ended" and ended["session"]["ended_reason"] == "resident_left"
