@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from callcenter import timebase
 from callcenter.config import ConfigError, Settings, load_settings
 from callcenter.logs import configure_logging
 
@@ -116,7 +118,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 1
 
     async def serve_simulator() -> None:
-        simulator = PbxSimulator(simulator_config(settings))
+        config = simulator_config(settings)
+        base = timebase.current()
+        if base.simulated:
+            # The deployment runs a simulated day: the PBX keeps the same time as the service and the worker.
+            config = dataclasses.replace(config, acceleration=base.rate)
+            simulator = PbxSimulator(config, start_time=base.now())
+        else:
+            simulator = PbxSimulator(config)
         await simulator.start(args.host or settings.simulator.host, args.port or settings.simulator.port)
         print(f"PBX simulator: AMI on {args.host or settings.simulator.host}:{simulator.port}, "
               f"user {settings.ami.username}", flush=True)

@@ -20,11 +20,11 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
+from callcenter import timebase
 from callcenter.callbacks import policy
 from callcenter.callbacks.model import (
     Callback,
@@ -99,7 +99,7 @@ class Dialer:
 
     async def place(self, callback_id: str, now: float | None = None) -> str:
         """Try to start the next attempt of a callback; returns what happened, for logs and tests."""
-        now = time.time() if now is None else now
+        now = timebase.now() if now is None else now
         try:
             callback = await self.store.get(callback_id)
         except NotFound:
@@ -112,13 +112,13 @@ class Dialer:
             await self._end(callback_id, slot.status, slot.reason, now)
             return slot.status
         early = slot.due_at - now
-        if early > EARLY_WAIT:
+        if timebase.real_seconds(early) > EARLY_WAIT:
             await self._reschedule(callback_id, slot.due_at, "waiting for working hours or the window", now)
             return "rescheduled"
         if early > 0:
             # RQ keeps due times in whole seconds, so its job can start up to a second early: wait for the moment
             # rather than ring before the resident's window or the opening.
-            await asyncio.sleep(early)
+            await asyncio.sleep(timebase.real_seconds(early))
             now = slot.due_at
         attempt = callback.attempts + 1
         if not await self.store.claim_attempt(callback_id, attempt, self.owner):
@@ -156,7 +156,7 @@ class Dialer:
                        hangup: Callable[[str], Awaitable[None]] | None = None, now: float | None = None) -> Callback:
         """Preview dialling: the operator's own phone rings first, then the resident's. Takes the next attempt
         claim like any dial, so it cannot double an attempt a worker is making."""
-        now = time.time() if now is None else now
+        now = timebase.now() if now is None else now
         callback = await self.store.get(callback_id)
         if callback.status not in (Status.SCHEDULED, Status.QUEUED):
             raise Conflict(f"callback is {callback.status}")

@@ -20,6 +20,7 @@ import redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from callcenter import timebase
 from callcenter.callbacks.dialer import AmiActions, Dialer
 from callcenter.callbacks.store import CallbackStore
 from callcenter.config import Settings, load_settings
@@ -71,7 +72,7 @@ class RqScheduler:
                 return
         except Exception:  # noqa: S110 - no such job (rq raises NoSuchJobError): enqueue it below
             pass
-        when = datetime.fromtimestamp(at, UTC)
+        when = datetime.fromtimestamp(timebase.to_real(at), UTC)
         kwargs = {"job_id": job_id, "result_ttl": 0, "failure_ttl": 86400, "job_timeout": 120}
         if when <= datetime.now(UTC):
             self.queue.enqueue(place_callback, callback_id, **kwargs)
@@ -98,7 +99,7 @@ class PreciseScheduler:
 
     async def schedule(self, callback_id: str, at: float) -> None:
         await self.rq.schedule(callback_id, at)
-        delay = at - self.clock()
+        delay = timebase.real_seconds(at - self.clock())
         if delay > 0:
             loop = asyncio.get_running_loop()
             timer = loop.call_later(delay, self._fire, callback_id, at)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from callcenter import timebase
 from callcenter.callbacks import policy
 from callcenter.callbacks.dialer import Scheduler
 from callcenter.callbacks.model import (
@@ -42,7 +42,7 @@ class CallbackMonitor:
     def __init__(self, store: CallbackStore, settings: Settings, hours: WorkingHours, scheduler: Scheduler,
                  hangup: Callable[[str], asyncio.Future[None] | None] | None = None,
                  placeholder_waiting: Callable[[str], bool] | None = None,
-                 clock: Callable[[], float] = time.time, sweep_interval: float = 5.0) -> None:
+                 clock: Callable[[], float] = timebase.now, sweep_interval: float = 5.0) -> None:
         self.store = store
         self.settings = settings
         self.hours = hours

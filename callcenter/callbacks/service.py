@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from callcenter import timebase
 from callcenter.callbacks import policy
 from callcenter.callbacks.dialer import Scheduler
 from callcenter.callbacks.model import ACTIVE, Callback, Channel, Status
@@ -53,7 +53,7 @@ LiveQueue = Callable[[float], tuple[int, Callable[[int], float | None]]]
 
 class CallbackService:
     def __init__(self, store: CallbackStore, settings: Settings, hours: WorkingHours, scheduler: Scheduler,
-                 live_queue: LiveQueue | None = None, clock: Callable[[], float] = time.time) -> None:
+                 live_queue: LiveQueue | None = None, clock: Callable[[], float] = timebase.now) -> None:
         self.store = store
         self.settings = settings
         self.hours = hours

@@ -21,6 +21,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from callcenter import timebase
 from callcenter.callbacks.model import ACTIVE, Callback
 
 CREATE = """
@@ -101,7 +102,7 @@ class CallbackStore:
 
     async def create(self, callback: Callback, *, actor: str, client_address: str | None,
                      number_limit: int, address_limit: int, now: float | None = None) -> Created:
-        now = time.time() if now is None else now
+        now = timebase.now() if now is None else now
         day = day_key(now)
         phone_limit_key = self._key("limit", "phone", callback.phone, day)
         address_limit_key = self._key("limit", "addr", client_address, day) if client_address else phone_limit_key
@@ -148,7 +149,7 @@ class CallbackStore:
             updated = Callback.from_json(current.to_json())
             change_reason = change(updated)
             updated.version = current.version + 1
-            entry = history_entry(time.time() if now is None else now, actor, before, updated.status,
+            entry = history_entry(timebase.now() if now is None else now, actor, before, updated.status,
                                   change_reason or reason)
             outcome, _ = await self._transition(
                 keys=[self._key(callback_id), self._key(callback_id, "history"), self._key("active", current.phone),

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from callcenter import timebase
 from callcenter.cases.model import Case, phone_key, pin_digest
 from callcenter.config import CaseSettings
 from callcenter.logs import mask_digits
@@ -119,7 +119,7 @@ class CaseStore:
                      now: float | None = None) -> Verdict:
         """Case number + date of birth or PIN. `caller`: [("phone", callerid), ("addr", ip)] as known.
         Failures are counted for the case and for each caller key; any locked key refuses at once."""
-        now = time.time() if now is None else now
+        now = timebase.now() if now is None else now
         keys = self._keys(number, caller)
         if any(until and float(until) > now for until in await self.redis.mget([lock for _, lock in keys])):
             return Verdict("locked")
@@ -142,7 +142,7 @@ class CaseStore:
 
     async def audit(self, channel: str, who: str, number: str, result: str, now: float | None = None) -> None:
         """Append-only: who looked, at which case, and what came of it. `who` is masked or an operator id."""
-        now = time.time() if now is None else now
+        now = timebase.now() if now is None else now
         minimum = int((now - self.settings.audit_retention_days * 86400) * 1000)
         await self.redis.xadd("audit:cases", {"at": f"{now:.3f}", "channel": channel, "who": who,
                                               "case": number, "result": result},

@@ -9,6 +9,7 @@ import logging
 import time
 from typing import Any
 
+from callcenter import timebase
 from callcenter.config import Settings
 from callcenter.pbx.ami import AmiClient, AmiError
 from callcenter.pbx.protocol import Message
@@ -82,7 +83,7 @@ class PbxLink:
     def now(self) -> float:
         """The PBX's current time: its last event time advanced by local time since, or local time."""
         if self._pbx_time is None:
-            return time.time()
+            return timebase.now()
         return self._pbx_time + (time.monotonic() - self._local_at_pbx_time)
 
     def _clock(self, message: Message) -> float:

@@ -14,12 +14,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from callcenter import timebase
 from callcenter.config import VideoSettings
 from callcenter.hours import WorkingHours
 from callcenter.tasks import stop_if_cancelled
@@ -59,7 +59,7 @@ class VideoService:
                  notify: Callable[[dict[str, Any]], None] = lambda change: None,
                  pbx: VideoPbx | None = None, interface_user: Callable[[str], Awaitable[str | None]] | None = None,
                  queue_wait: Callable[[str], tuple[int, float | None] | None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = timebase.now) -> None:
         self.store = store
         self.hub = hub
         self.settings = settings

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 from aiohttp import web
 
+from callcenter import timebase
 from callcenter.accounts.store import AccountStore
 from callcenter.cases.model import load_vocabulary
 from callcenter.cases.store import CaseStore
@@ -47,7 +47,7 @@ def create_app(
         client_max_size=settings.http.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app[CLOCK] = time.time
+    app[CLOCK] = timebase.now
     app[HOURS] = WorkingHours.from_settings(settings.hours, settings.hotline.timezone)
     app[METRICS_REGISTRY] = registry
     app[PBX_STATUS] = pbx_status or NoPbxLink()
