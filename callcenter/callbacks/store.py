@@ -8,6 +8,7 @@ Keys (prefix `cb:`):
   cb:status:{status}      ids by creation time (scheduled: by due time, so the overdue are one range query)
   cb:attempt:{id}:{n}     the claim of attempt n (never deleted)
   cb:limit:{kind}:{key}:{day}  requests counted per number / client address per day
+  cb:created              every id by creation time (the day report)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[7], ARGV[7], ARGV[1])
+redis.call('ZADD', KEYS[8], ARGV[8], ARGV[1])
 return {'created', ARGV[1]}
 """
 
@@ -109,9 +111,10 @@ class CallbackStore:
         entry = history_entry(now, actor, "", callback.status, "requested via " + callback.channel)
         outcome, value = await self._create(
             keys=[self._key("active", callback.phone), self._key(callback.id), self._key(callback.id, "history"),
-                  self._key("order"), phone_limit_key, address_limit_key, self._key("status", callback.status)],
+                  self._key("order"), phone_limit_key, address_limit_key, self._key("status", callback.status),
+                  self._key("created")],
             args=[callback.id, callback.to_json(), entry, callback.order_key, number_limit, address_limit,
-                  status_score(callback)],
+                  status_score(callback), callback.created_at],
         )
         if outcome == "existing":
             existing = await self.get(value)
@@ -132,6 +135,15 @@ class CallbackStore:
             return {}
         texts = await self.redis.mget([self._key(i) for i in callback_ids])
         return {i: Callback.from_json(str(t)) for i, t in zip(callback_ids, texts, strict=True) if t}
+
+    async def created_between(self, start: float, end: float) -> list[Callback]:
+        """Callbacks requested in [start, end): for the day report."""
+        ids = [i.decode() if isinstance(i, bytes) else str(i)
+               for i in await self.redis.zrangebyscore(self._key("created"), start, f"({end}")]
+        found: list[Callback] = []
+        for chunk in range(0, len(ids), 1000):
+            found.extend((await self.get_many(ids[chunk:chunk + 1000])).values())
+        return found
 
     async def history(self, callback_id: str) -> list[dict[str, Any]]:
         return [json.loads(item) for item in await self.redis.lrange(self._key(callback_id, "history"), 0, -1)]

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from callcenter import timebase
 from callcenter.cases.model import Case, phone_key, pin_digest
@@ -44,6 +45,9 @@ for i = 1, #KEYS, 2 do
 end
 return locked
 """
+
+
+AUDIT = "audit:cases"
 
 
 @dataclass(frozen=True)
@@ -144,13 +148,26 @@ class CaseStore:
         """Append-only: who looked, at which case, and what came of it. `who` is masked or an operator id."""
         now = timebase.now() if now is None else now
         minimum = int((now - self.settings.audit_retention_days * 86400) * 1000)
-        await self.redis.xadd("audit:cases", {"at": f"{now:.3f}", "channel": channel, "who": who,
-                                              "case": number, "result": result},
-                              minid=minimum, approximate=True)
+        fields: dict[Any, Any] = {"at": f"{now:.3f}", "channel": channel, "who": who, "case": number,
+                                  "result": result}
+        try:
+            # The entry's id carries its time, so a day's look-ups are one XRANGE (the day report).
+            await self.redis.xadd(AUDIT, fields, id=f"{int(now * 1000)}-*", minid=minimum, approximate=True)
+        except ResponseError:  # the clock went back behind the last entry: Redis picks the id
+            await self.redis.xadd(AUDIT, fields, minid=minimum, approximate=True)
+
+    async def audit_between(self, start: float, end: float) -> list[dict[str, str]]:
+        entries: list[tuple[Any, dict[Any, Any]]] = await self.redis.xrange(  # type: ignore[assignment]
+            AUDIT, min=str(int(start * 1000)), max=f"({int(end * 1000)}")
+        return [{_text(k): _text(v) for k, v in fields.items()} for _, fields in entries]
 
     async def audit_records(self, count: int = 100) -> list[dict[str, Any]]:
-        entries: list[tuple[str, dict[str, str]]] = await self.redis.xrevrange("audit:cases", count=count)  # type: ignore[assignment]
+        entries: list[tuple[str, dict[str, str]]] = await self.redis.xrevrange(AUDIT, count=count)  # type: ignore[assignment]
         return [dict(fields) for _, fields in entries]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def masked_caller(raw: str) -> str:
