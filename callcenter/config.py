@@ -119,6 +119,11 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    retention_days: float = setting(400.0, "days the raw facts behind the day reports are kept (> 0)")
+
+
+@dataclass(frozen=True)
 class VideoSettings:
     grace_seconds: float = setting(60.0, "how long a participant who dropped may rejoin, seconds (> 0)")
     offer_seconds: float = setting(30.0, "how long an interpreter has to accept a session, seconds (> 0)")
@@ -172,6 +177,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "defaults"
@@ -357,6 +363,7 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     check("cases.audit_retention_days", settings.cases.audit_retention_days >= 1, "must be at least 1", "e.g. 365")
     check("http.max_body_bytes", settings.http.max_body_bytes > 0, "must be positive", "e.g. 65536")
     check("http.session_hours", settings.http.session_hours > 0, "must be positive", "e.g. 12")
+    check("reports.retention_days", settings.reports.retention_days > 0, "must be positive", "e.g. 400")
     for key in ("grace_seconds", "offer_seconds", "token_hours", "average_minutes", "retention_days"):
         check(f"video.{key}", getattr(settings.video, key) > 0, "must be positive", "e.g. 30")
     for url in settings.video.stun_urls + settings.video.turn_urls:

@@ -21,6 +21,7 @@ from callcenter.config import Settings
 from callcenter.hotline.view import position_estimates
 from callcenter.pbx.ami import AmiClient, AmiError
 from callcenter.pbx.link import PbxLink
+from callcenter.reports.facts import FactRecorder
 from callcenter.tasks import stop_if_cancelled
 from callcenter.video.service import session_of_placeholder
 from callcenter.web import callbacks, cases, hotline, video
@@ -73,8 +74,19 @@ def build_service(settings: Settings) -> web.Application:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    async def facts_context(app: web.Application) -> AsyncIterator[None]:
+        recorder = FactRecorder(app[REDIS], link.tracker, link.queue_name, settings.hotline.timezone,
+                                settings.reports.retention_days, app[CLOCK])
+        link.sinks.append(recorder.on_changes)
+        task = asyncio.create_task(recorder.run(), name="report-facts")
+        yield
+        link.sinks.remove(recorder.on_changes)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     app = create_app(settings, redis_url=settings.redis.url, pbx_status=link,
-                     extra_contexts=[pbx_context, callbacks_context, screen_pop_context])
+                     extra_contexts=[pbx_context, facts_context, callbacks_context, screen_pop_context])
     app[hotline.PBX_LINK] = link
     wire_video(app, link)
     return app

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from callcenter import timebase
@@ -63,6 +64,8 @@ class PbxLink:
         self.tracker = QueueTracker(settings.hotline.timezone, settings.hotline.service_level_seconds,
                                     queues=[self.queue_name])
         self.feed = ChangeFeed()
+        # Consumers that must see every change (the report's facts), called in line: no queue to overflow.
+        self.sinks: list[Callable[[list[Change], float], None]] = []
         self.resyncs = 0
         self._resyncing = False
         self._held: list[Message] = []
@@ -99,9 +102,12 @@ class PbxLink:
         if self._resyncing:
             self._held.append(message)
             return
-        changes = self.tracker.apply(message, self._clock(message))
+        at = self._clock(message)
+        changes = self.tracker.apply(message, at)
         if changes:
             self.feed.publish(changes)
+            for sink in self.sinks:
+                sink(changes, at)
 
     async def _resync(self, client: AmiClient) -> None:
         """Replace the state with QueueStatus; events that arrive meanwhile are applied after it."""

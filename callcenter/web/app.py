@@ -15,7 +15,7 @@ from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.metrics import create_registry, metrics_middleware
 from callcenter.storage import connect
-from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotline, ivr, me, video
+from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotline, ivr, me, reports, video
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 
@@ -76,5 +76,6 @@ def create_app(
     app.add_routes(me.routes)
     app.add_routes(dashboard.routes)
     app.add_routes(video.routes)
+    app.add_routes(reports.routes)
     app.router.add_static("/static", Path(__file__).parent / "static", name="static")
     return app

@@ -1,0 +1,136 @@
+"""The printable day report: HTML with charts drawn as SVG by the server, readable without JavaScript."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 240, 48, 28, 16
+COLOURS = ("#0b4f9c", "#c0392b", "#1e7b34")
+
+
+def _fmt(value: Any, suffix: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.1f}{suffix}"
+    return f"{value}{suffix}"
+
+
+def bar_chart(title: str, hours: list[int], series: list[tuple[str, list[float | None]]],
+              target: float | None = None, unit: str = "") -> str:
+    """Grouped bars per hour, optional horizontal target line; accessible (a title and a description)."""
+    values = [v for _, data in series for v in data if v is not None]
+    top = max([*values, target or 0.0, 1e-9])
+    plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
+    group = plot_w / max(1, len(hours))
+    bar = group * 0.8 / max(1, len(series))
+    parts = [f'<svg role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" aria-labelledby="t-{id(series)}">',
+             f'<title id="t-{id(series)}">{escape(title)}</title>',
+             f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 8}" y2="{TOP + plot_h}" stroke="#333"/>']
+    for tick in range(5):
+        value = top * tick / 4
+        y = TOP + plot_h - plot_h * tick / 4
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
+                     f'{value:.2f}{escape(unit)}</text>' if top < 10 else
+                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
+                     f'{value:.0f}{escape(unit)}</text>')
+        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - 8}" y2="{y:.1f}" stroke="#ddd"/>')
+    for index, hour in enumerate(hours):
+        x0 = LEFT + group * index + group * 0.1
+        parts.append(f'<text x="{x0 + group * 0.4:.1f}" y="{HEIGHT - 10}" text-anchor="middle" '
+                     f'font-size="11">{hour:02d}</text>')
+        for number, (name, data) in enumerate(series):
+            point = data[index]
+            if point is None:
+                continue
+            value = float(point)
+            height = plot_h * value / top
+            parts.append(f'<rect x="{x0 + bar * number:.1f}" y="{TOP + plot_h - height:.1f}" width="{bar:.1f}" '
+                         f'height="{height:.1f}" fill="{COLOURS[number % 3]}"><title>{hour:02d}:00 '
+                         f'{escape(name)}: {_fmt(value)}{escape(unit)}</title></rect>')
+    if target is not None:
+        y = TOP + plot_h - plot_h * target / top
+        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - 8}" y2="{y:.1f}" stroke="#e07000" '
+                     f'stroke-width="2" stroke-dasharray="6 4"/>')
+    parts.append("</svg>")
+    legend = " ".join(f'<span class="key" style="border-color:{COLOURS[n % 3]}">{escape(name)}</span>'
+                      for n, (name, _) in enumerate(series))
+    if target is not None:
+        legend += ' <span class="key" style="border-color:#e07000">цель</span>'
+    return f"<figure><figcaption>{escape(title)} {legend}</figcaption>{''.join(parts)}</figure>"
+
+
+def _pair(stats: dict[str, Any]) -> str:
+    return f"{_fmt(stats['average'])} / {_fmt(stats['longest'])}"
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th scope=col>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render(report: dict[str, Any], title: str) -> str:
+    hours = [row["hour"] for row in report["by_hour"]]
+    column = {key: [row[key] for row in report["by_hour"]] for key in report["by_hour"][0]} if hours else {}
+    calls = report["calls"]
+    charts = ""
+    if hours:
+        charts = (
+            bar_chart("Звонки и брошенные по часам", hours,
+                      [("поступило", column["offered"]), ("брошено", column["abandoned"])]) +
+            bar_chart("Ожидание по часам, секунды", hours,
+                      [("среднее до ответа", column["average_speed_of_answer"]),
+                       ("самое долгое", column["longest_wait"])], unit=" с") +
+            bar_chart("Уровень сервиса по часам", hours, [("уровень сервиса", column["service_level"])],
+                      target=calls["service_level_target"]) +
+            bar_chart("Операторы: на линии и нужно по Эрлангу C", hours,
+                      [("на линии", column["operators_logged_in"]), ("нужно", column["operators_needed"])]))
+    sl = calls["service_level"]
+    summary = _table(["Поступило", "Отвечено", "Брошено", "Вышли (обратный звонок)", "Уровень сервиса",
+                      "Ср. время ответа, с", "Самое долгое ожидание, с", "Ср. длительность, с"],
+                     [[calls["offered"], calls["answered"], calls["abandoned"], calls["exited"],
+                       None if sl is None else f"{sl * 100:.1f} % (цель {calls['service_level_target'] * 100:.0f} %"
+                       f" за {calls['service_level_seconds']} с)",
+                       calls["average_speed_of_answer"], calls["longest_wait"], calls["average_handle_time"]]])
+    hourly = _table(["Час", "Поступило", "Отвечено", "Брошено", "Уровень сервиса", "Ср. ответ, с", "Дольше всех, с",
+                     "Ср. длит., с", "Операторов на линии", "Нужно (Эрланг C)"],
+                    [[f"{r['hour']:02d}:00", r["offered"], r["answered"], r["abandoned"],
+                      None if r["service_level"] is None else f"{r['service_level'] * 100:.0f} %",
+                      r["average_speed_of_answer"], r["longest_wait"], r["average_handle_time"],
+                      r["operators_logged_in"], r["operators_needed"]] for r in report["by_hour"]])
+    cb = report["callbacks"]
+    callbacks = _table(["Заказано", "По каналам", "С первой попытки", "С повторной", "Не удались (причины)",
+                        "Перенесены на следующий день", "Отменены", "Истекли", "В работе"],
+                       [[cb["requested"], ", ".join(f"{k}: {v}" for k, v in cb["requested_by_channel"].items()),
+                         cb["completed_first_attempt"], cb["completed_later_attempt"],
+                         f"{cb['failed']} ({', '.join(f'{k}: {v}' for k, v in cb['failed_by_reason'].items())})",
+                         cb["carried_over"], cb["cancelled"], cb["expired"], cb["pending"]]])
+    lookups = _table(["Канал", "Подтверждено", "Отказано", "Заблокировано", "Прочее"],
+                     [[channel, counts.get("verified", 0), counts.get("refused", 0), counts.get("locked", 0),
+                       sum(v for k, v in counts.items() if k not in ("verified", "refused", "locked"))]
+                      for channel, counts in report["case_lookups"]["by_channel"].items()])
+    video = report["video"]
+    videos = _table(["Сеансов", "С переводчиком", "С оператором", "Ожидание переводчика ср./макс., с",
+                     "Ожидание оператора ср./макс., с"],
+                    [[video["sessions"], video["by_mode"].get("sign", 0), video["by_mode"].get("operator", 0),
+                      _pair(video["wait_for_interpreter"]), _pair(video["wait_for_operator"])]])
+    return f"""<!doctype html>
+<html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} — {escape(report['date'])}</title>
+<style>
+ body {{ font: 15px/1.4 system-ui, sans-serif; color: #111; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; }}
+ table {{ border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }}
+ th, td {{ border: 1px solid #999; padding: .25rem .4rem; text-align: right; }}
+ th {{ background: #eef3fb; }} td:first-child, th:first-child {{ text-align: left; }}
+ figure {{ margin: 1rem 0; break-inside: avoid; }} figcaption {{ font-weight: 600; }}
+ .key {{ font-weight: normal; border-left: 14px solid; padding-left: .3rem; margin-left: .6rem; }}
+ @media print {{ body {{ max-width: none; font-size: 11pt; }} a {{ display: none; }} }}
+</style></head><body>
+<h1>{escape(title)}: отчёт за {escape(report['date'])}</h1>
+<p>Часовой пояс {escape(report["timezone"])}. <a href="/api/reports/day.csv?date={escape(report["date"])}">CSV</a>
+ · <a href="/api/reports/day?date={escape(report['date'])}">JSON</a></p>
+<h2>Звонки</h2>{summary}{charts}<h2>По часам</h2>{hourly}
+<h2>Обратные звонки</h2>{callbacks}<h2>Запросы статуса дела</h2>{lookups}<h2>Видеосеансы</h2>{videos}
+</body></html>"""

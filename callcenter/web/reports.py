@@ -1,0 +1,74 @@
+"""Supervisors' day reports: JSON, CSV, and a printable page with server-drawn SVG charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from callcenter.reports import page
+from callcenter.reports.source import day_report
+from callcenter.web.cases import CASES
+from callcenter.web.errors import ApiError
+from callcenter.web.keys import CLOCK, REDIS, SETTINGS
+from callcenter.web.openapi import QueryParam, operation
+
+routes = web.RouteTableDef()
+SUPERVISOR = ("supervisor",)
+DATE = (QueryParam("date", "the day, YYYY-MM-DD in the hotline's time zone (default: today)"),)
+REPORT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "date": {"type": "string"}, "calls": {"type": "object"}, "by_hour": {"type": "array"},
+        "callbacks": {"type": "object"}, "case_lookups": {"type": "object"}, "video": {"type": "object"},
+    },
+}
+
+
+def _day(request: web.Request) -> date:
+    zone = ZoneInfo(request.app[SETTINGS].hotline.timezone)
+    raw = request.query.get("date")
+    if not raw:
+        return datetime.fromtimestamp(request.app[CLOCK](), UTC).astimezone(zone).date()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(422, "invalid_field", {"date": f"'{raw[:20]}' is not a date YYYY-MM-DD"}) from None
+
+
+async def _report(request: web.Request) -> dict[str, Any]:
+    return await day_report(request.app[REDIS], request.app[SETTINGS], request.app[CASES], _day(request))
+
+
+@routes.get("/api/reports/day")
+@operation("A day's report: calls, service level, waits, callbacks, case look-ups, video, all by hour, with "
+           "the operators needed by Erlang C", tags=["reports"], access=SUPERVISOR, query=DATE,
+           responses={200: ("the report", REPORT_SCHEMA), 422: ("a bad date", None)})
+async def report_json(request: web.Request) -> web.Response:
+    return web.json_response(await _report(request))
+
+
+@routes.get("/api/reports/day.csv")
+@operation("A day's hourly figures as CSV", tags=["reports"], access=SUPERVISOR, query=DATE,
+           responses={200: ("text/csv", None), 422: ("a bad date", None)})
+async def report_csv(request: web.Request) -> web.Response:
+    from callcenter.reports.day import csv_rows
+
+    report = await _report(request)
+    out = io.StringIO()
+    csv.writer(out).writerows(csv_rows(report))
+    return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="hotline-{report["date"]}.csv"'})
+
+
+@routes.get("/reports/day")
+@operation("The printable day report with charts (HTML, no JavaScript needed)", tags=["reports"],
+           access=SUPERVISOR, query=DATE, responses={200: ("text/html", None), 422: ("a bad date", None)})
+async def report_page(request: web.Request) -> web.Response:
+    report = await _report(request)
+    return web.Response(text=page.render(report, request.app[SETTINGS].hotline.name), content_type="text/html",
+                        charset="utf-8")
