@@ -143,3 +143,27 @@ async def test_an_operators_shift(live: Live) -> None:
             await expect(page.locator("#login")).to_be_visible()
         finally:
             await browser.close()
+
+
+async def test_a_supervisor_sees_today_by_hour_and_the_printable_report(live: Live) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    await live.server.app[ACCOUNTS].add("sup", "Старший смены", "supervisor", PASSWORD, "", "")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = await browser.new_page()
+        try:
+            await page.goto(live.url)
+            await page.fill("#username", "sup")
+            await page.fill("#password", PASSWORD)
+            await page.keyboard.press("Enter")
+            card = page.locator("#supervisor-card")
+            await expect(card).to_be_visible()
+            await expect(card.locator("#hourly tr")).to_have_count(12)  # 08:00 to 19:00
+            await expect(card.locator("#hourly tr").first).to_contain_text("08:00")
+            await expect(page.locator("#callback-outcomes")).to_contain_text("заказано 0")
+            await page.goto(live.url.rstrip("/") + (await page.locator("#report-link").get_attribute("href") or ""))
+            await expect(page.locator("h1")).to_contain_text("отчёт за 2026-11-24")
+            await expect(page.locator("svg")).to_have_count(4)
+        finally:
+            await browser.close()

@@ -26,7 +26,10 @@ const TEXT = {
     waiting_operator: "ждёт оператора", with_operator: "с оператором", ended: "завершён", accept: "Принять",
     decline: "Отказаться", join: "Подключиться", open_video: "Открыть видео", end: "Завершить",
     offer_for_you: "Вам предложен видеосеанс", assigned_to_you: "Очередь передала вам видеосеанс",
-    you_are: "Вы", video_none: "Видеосеансов нет.",
+    you_are: "Вы", video_none: "Видеосеансов нет.", today: "Сегодня по часам", printable: "Отчёт для печати",
+    hour: "Час", logged_in: "На линии", needed: "Нужно (Эрланг C)", callback_outcomes: "Обратные звонки: итоги",
+    requested: "заказано", first_attempt: "с первой попытки", later_attempt: "с повторной",
+    carried_over: "перенесено", pending: "в работе",
   },
   en: {
     title: "Hotline", offline: "offline", online: "online", logout: "Log out", login: "Log in",
@@ -53,6 +56,10 @@ const TEXT = {
     with_operator: "with operator", ended: "ended", accept: "Accept", decline: "Decline", join: "Join",
     open_video: "Open video", end: "End", offer_for_you: "A video session is offered to you",
     assigned_to_you: "The queue gave you a video session", you_are: "You are", video_none: "No video sessions.",
+    today: "Today by hour", printable: "Printable report", hour: "Hour", logged_in: "Logged in",
+    needed: "Needed (Erlang C)", callback_outcomes: "Callbacks: outcomes", requested: "requested",
+    first_attempt: "at the first attempt", later_attempt: "at a later attempt", carried_over: "carried over",
+    pending: "in progress",
   },
 };
 
@@ -69,6 +76,8 @@ function translate() {
   $("lang").textContent = state.lang === "ru" ? "EN" : "RU";
   setLink(state.socket && state.socket.readyState === WebSocket.OPEN);
   render();
+  renderToday();
+  renderVideo();
 }
 
 function setLink(online) {
@@ -202,6 +211,33 @@ function renderVideo() {
   }).join("") : `<tr><td colspan="5">${esc(t("video_none"))}</td></tr>`;
 }
 
+// -- supervisor: today's figures -----------------------------------------------------------------------------
+
+async function loadToday() {
+  if (state.me?.role !== "supervisor") return;
+  try {
+    const report = await api("GET", "/api/reports/day");
+    state.report = report;
+    $("report-link").href = `/reports/day?date=${encodeURIComponent(report.date)}`;
+    renderToday();
+  } catch (error) { $("callback-outcomes").textContent = error.message; }
+}
+
+function renderToday() {
+  const report = state.report;
+  if (!report) return;
+  const pct = (v) => (v == null ? "—" : `${Math.round(v * 100)} %`);
+  $("hourly").innerHTML = report.by_hour.map((h) => `<tr><td>${String(h.hour).padStart(2, "0")}:00</td>
+    <td>${h.offered}</td><td>${h.answered}</td><td>${h.abandoned}</td><td>${pct(h.service_level)}</td>
+    <td>${h.average_speed_of_answer == null ? "—" : esc(duration(h.average_speed_of_answer))}</td>
+    <td>${h.operators_logged_in ?? "—"}</td><td>${h.operators_needed}</td></tr>`).join("");
+  const cb = report.callbacks;
+  const failed = Object.entries(cb.failed_by_reason).map(([k, v]) => `${k}: ${v}`).join(", ");
+  $("callback-outcomes").textContent = `${t("requested")} ${cb.requested}; ${t("done")} ${t("first_attempt")} `
+    + `${cb.completed_first_attempt}, ${t("later_attempt")} ${cb.completed_later_attempt}; ${t("failed")} ${cb.failed}`
+    + `${failed ? ` (${failed})` : ""}; ${t("carried_over")} ${cb.carried_over}; ${t("pending")} ${cb.pending}`;
+}
+
 // -- live updates ------------------------------------------------------------------------------------------
 
 function takeSnapshot(message) {
@@ -293,9 +329,11 @@ async function start() {
   $("logout").hidden = false;
   $("who").textContent = `${state.me.name} (${state.me.role})`;
   $("me-card").hidden = !state.me.interface;
+  $("supervisor-card").hidden = state.me.role !== "supervisor";
   connect();
   loadCallbacks();
   loadVideo();
+  loadToday();
 }
 
 async function meAction(path, body) {
@@ -387,5 +425,6 @@ async function videoAction(path, body, openSession) {
 setInterval(render, 1000);
 setInterval(() => { if (state.socket?.readyState === WebSocket.OPEN) state.socket.send("snapshot"); }, 15000);
 setInterval(() => { if (state.me) { loadCallbacks(); loadVideo(); } }, 10000);
+setInterval(() => { if (state.me) loadToday(); }, 30000);
 translate();
 start();
