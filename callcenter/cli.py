@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from callcenter import timebase
 from callcenter.config import ConfigError, Settings, load_settings
@@ -104,6 +106,7 @@ def simulator_config(settings: Settings) -> SimConfig:
         queue=settings.hotline.queue, agents=sim.agents, username=settings.ami.username, secret=settings.ami.secret,
         acceleration=sim.acceleration, seed=sim.seed, timezone=settings.hotline.timezone,
         resident_answer_probability=sim.resident_answer_probability, originate_log=sim.originate_log,
+        callback_share=sim.callback_share, callback_url=sim.callback_url,
         traffic=TrafficModel(calls_per_day=sim.calls_per_day, mean_handle=sim.mean_handle_seconds,
                              mean_patience=sim.mean_patience_seconds, any_hour=sim.any_hour))
 
@@ -117,7 +120,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print("set CALLCENTER_AMI_SECRET: the simulator's AMI user needs a secret", file=sys.stderr)
         return 1
 
-    async def serve_simulator() -> None:
+    async def serve_simulator() -> dict[str, Any]:
         config = simulator_config(settings)
         base = timebase.current()
         if base.simulated:
@@ -135,8 +138,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         await simulator.stop()
+        return simulator.stats()
 
-    asyncio.run(serve_simulator())
+    stats = asyncio.run(serve_simulator())
+    if settings.simulator.stats_file:
+        Path(settings.simulator.stats_file).write_text(json.dumps(stats), encoding="utf-8")
     return 0
 
 
@@ -277,6 +283,20 @@ def cmd_user(args: argparse.Namespace) -> int:
             embedded.stop()
 
 
+def cmd_simulate_day(args: argparse.Namespace) -> int:
+    """One working day of the whole hotline, faster than real time, then the invariants and the report."""
+    from datetime import date
+
+    from callcenter.simulation.day import DayOptions, run_day
+
+    settings = _with_logging(args)
+    options = DayOptions(day=date.fromisoformat(args.date), seed=args.seed, requests=args.requests,
+                         scale=args.scale, acceleration=args.acceleration, faults=args.faults,
+                         link_drop_seconds=args.link_drop_seconds, video_sessions=args.video_sessions,
+                         workdir=Path(args.workdir) if args.workdir else None, drain_minutes=args.drain_minutes)
+    return run_day(settings, options)
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -299,6 +319,20 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = add("simulate", cmd_simulate, "the PBX simulator alone (AMI over TCP)")
     simulate.add_argument("--host")
     simulate.add_argument("--port", type=int)
+    day = add("simulate-day", cmd_simulate_day,
+              "a whole working day end to end (store, PBX simulator, service, worker), then the invariants")
+    day.add_argument("--date", default="2026-11-24", help="the simulated day (default 2026-11-24, a Tuesday)")
+    day.add_argument("--seed", type=int, default=1)
+    day.add_argument("--requests", type=int, default=3000, help="requests in the day at scale 1")
+    day.add_argument("--scale", type=float, default=1.0, help="multiply the day's traffic (100: 300,000)")
+    day.add_argument("--acceleration", type=float, default=60.0, help="simulated seconds per real second")
+    day.add_argument("--faults", action="store_true",
+                     help="mid-day: kill -9 the worker, restart the store, drop the AMI link, restart the service")
+    day.add_argument("--link-drop-seconds", type=float, default=10.0, help="how long the AMI link is down (real s)")
+    day.add_argument("--video-sessions", type=int, help="video sessions in the day (default: 1 per 600 requests)")
+    day.add_argument("--drain-minutes", type=float, default=45.0,
+                     help="simulated minutes after closing for the last calls to finish")
+    day.add_argument("--workdir", help="where the processes' logs and data go (default: a new temporary folder)")
     replay_cmd = add("replay", cmd_replay, "feed a recorded AMI stream through the parser and tracker")
     replay_cmd.add_argument("file")
     replay_cmd.add_argument("--json", action="store_true", help="print the final state as JSON")

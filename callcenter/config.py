@@ -158,6 +158,10 @@ class SimulatorSettings:
     seed: int = setting(0, "random seed; the same seed gives the same day")
     resident_answer_probability: float = setting(0.85, "chance a resident answers a callback, 0..1")
     originate_log: str = setting("", "append every Originate received to this file (JSON lines); empty: off")
+    callback_share: float = setting(0.0, "share of simulated callers who, tired of waiting, press 2 for a "
+                                    "callback instead of hanging up, 0..1")
+    callback_url: str = setting("", "where the simulated dialplan requests those callbacks (/api/ivr/callback)")
+    stats_file: str = setting("", "write what the simulator counted to this JSON file when it stops")
 
 
 @dataclass(frozen=True)

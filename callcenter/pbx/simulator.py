@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcenter.pbx.clock import Clock, Handle, LoopClock
@@ -108,6 +109,10 @@ class SimConfig:
     originate_log: str = ""
     # How a resident answers a callback: probability of answering (else no answer).
     resident_answer_probability: float = 0.85
+    # Of the callers whose patience runs out, this share presses 2 for a callback instead of hanging up: they
+    # leave the queue and the dialplan asks the service (POST callback_url, as [hotline-queue-exit] does).
+    callback_share: float = 0.0
+    callback_url: str = ""
 
 
 class PbxSimulator:
@@ -128,6 +133,10 @@ class PbxSimulator:
         self.completed = 0
         self.abandoned = 0
         self.offered = 0
+        self.answered = 0
+        self.exited_for_callback = 0
+        self.ivr_callbacks: list[dict[str, Any]] = []
+        self._requests: set[asyncio.Task[None]] = set()
         self.sessions: list[Session] = []
         self.originates: list[OriginateRecord] = []
         self.actions: list[Message] = []
@@ -286,9 +295,52 @@ class PbxSimulator:
                                                    ("Position", str(len(self.waiting))),
                                                    ("Count", str(len(self.waiting)))])
         wait_limit = patience if patience is not None else self.config.traffic.patience(self.rng)
-        caller.patience_timer = self.later(wait_limit, self._abandon, caller)
+        wants_callback = self.config.callback_url and self.rng.random() < self.config.callback_share
+        caller.patience_timer = self.later(wait_limit, self._leave_for_callback if wants_callback else self._abandon,
+                                           caller)
         self._dispatch()
         return caller
+
+    def _leave_for_callback(self, caller: SimCaller) -> None:
+        """Key 2 in the queue: the caller leaves (not an abandon) and the dialplan requests the callback."""
+        if caller not in self.waiting:
+            return
+        if caller.member is not None:  # an operator's phone is ringing for them: they press 2 a moment later
+            caller.patience_timer = self.later(RING_SECONDS, self._leave_for_callback, caller)
+            return
+        self.exited_for_callback += 1
+        self._leave(caller)
+        self.emit("Hangup", "call,all", [*self._channel_block(caller), ("Cause", "16"),
+                                         ("Cause-txt", "Normal Clearing")])
+        task = asyncio.ensure_future(self._request_callback(caller))
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+        self._dispatch()
+
+    async def _request_callback(self, caller: SimCaller) -> None:
+        import aiohttp
+
+        form = {"phone": "+" + caller.number if not caller.number.startswith("+") else caller.number,
+                "uniqueid": caller.uniqueid, "joined_at": f"{caller.joined_at:.3f}"}
+        record: dict[str, Any] = {"uniqueid": caller.uniqueid, "phone": form["phone"], "at": self.now()}
+        for attempt in range(5):  # the dialplan's CURL is retried by the caller's patience, not forever
+            try:
+                async with aiohttp.ClientSession() as http, \
+                        http.post(self.config.callback_url, data=form, timeout=aiohttp.ClientTimeout(total=10)) as r:
+                    record.update(status=r.status, answer=await r.text())
+                    if r.status < 500:
+                        break
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                record.update(status=0, answer=str(exc))
+            await asyncio.sleep(0.5 * (attempt + 1))
+        self.ivr_callbacks.append(record)
+
+    def stats(self) -> dict[str, Any]:
+        """What the PBX counted, for checks against the service's report."""
+        return {"offered": self.offered, "answered": self.answered, "abandoned": self.abandoned,
+                "exited_for_callback": self.exited_for_callback, "completed": self.completed,
+                "waiting_calls": sum(1 for c in self.waiting if c.originate is None),
+                "originates": len(self.originates), "ivr_callbacks": self.ivr_callbacks}
 
     def _free_members(self) -> list[SimMember]:
         free = [m for m in self.members.values() if not (m.paused or m.in_call or m.ringing)]
@@ -345,6 +397,7 @@ class PbxSimulator:
         hold = int(self.now() - caller.joined_at)
         member.in_call = True
         caller.answered_at = self.now()
+        self.answered += caller.originate is None
         self.in_call[member.interface] = caller
         self.emit("AgentConnect", "agent,all", [*self._channel_block(caller),
                                                 *self._dest_block(caller, member, ("6", "Up")),
