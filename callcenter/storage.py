@@ -81,7 +81,16 @@ class EmbeddedValkey:
 
 
 def connect(url: str, **options: Any) -> aioredis.Redis:
-    """An asyncio client that decodes to str; short timeouts so that a dead server is noticed quickly."""
+    """An asyncio client that decodes to str; short timeouts so that a dead server is noticed quickly, and a
+    few quick retries so that a restart of the server (about a second) delays requests instead of failing
+    them. Every write the service makes is safe to repeat (compare-and-set scripts, SET NX claims)."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    options.setdefault("retry", Retry(ExponentialBackoff(cap=0.5, base=0.05), 8))
+    options.setdefault("retry_on_error", [RedisConnectionError, RedisTimeoutError])
     options.setdefault("socket_connect_timeout", 2.0)
     options.setdefault("socket_timeout", 5.0)
     options.setdefault("health_check_interval", 15)

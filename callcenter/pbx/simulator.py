@@ -21,7 +21,7 @@ import logging
 import random
 import secrets
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,6 +71,8 @@ class SimCaller:
     answered_at: float = 0.0
     # A callback's placeholder: the Originate that created it (answered when an operator is connected).
     originate: Message | None = None
+    # Whether a listening AMI session saw the caller join (or, later, learn their fate).
+    seen: bool = False
 
 
 @dataclass
@@ -135,6 +137,10 @@ class PbxSimulator:
         self.offered = 0
         self.answered = 0
         self.exited_for_callback = 0
+        # Of the voice calls, what a listening AMI session was told: joins, answers, abandons, exits.
+        self.observed: Counter[str] = Counter()
+        # Everything above again, per local day of the caller's arrival (a simulation may run into the next day).
+        self.daily: dict[str, Counter[str]] = {}
         self.ivr_callbacks: list[dict[str, Any]] = []
         self._requests: set[asyncio.Task[None]] = set()
         self.sessions: list[Session] = []
@@ -204,7 +210,9 @@ class PbxSimulator:
 
     # -- events --------------------------------------------------------------------------------------------
 
-    def emit(self, name: str, privilege: str, headers: Iterable[tuple[str, str]]) -> None:
+    def emit(self, name: str, privilege: str, headers: Iterable[tuple[str, str]]) -> bool:
+        """Sends an event to every listening session; says whether any session took it (a day simulation
+        compares the service's report with what the service could have seen)."""
         stamp = [("Timestamp", f"{self.now():.6f}")] if self.config.timestamps else []
         all_headers = [("Privilege", privilege), *stamp, *headers]
         if self.event_hooks:
@@ -212,24 +220,27 @@ class PbxSimulator:
             for hook in self.event_hooks:
                 hook(message)
         if not self.sessions:
-            return
+            return False
         data = encode_message(("Event", name), all_headers)
+        delivered = False
         for session in list(self.sessions):
             if session.authenticated and session.events:
-                self._write(session, data)
+                delivered = self._write(session, data) or delivered
+        return delivered
 
-    def _write(self, session: Session, data: bytes) -> None:
+    def _write(self, session: Session, data: bytes) -> bool:
         transport = session.writer.transport
         if transport.is_closing():
-            return
+            return False
         if transport.get_write_buffer_size() > MAX_SESSION_BACKLOG:
             # Asterisk drops a manager session that does not read; so do we.
             log.warning("simulator: dropping a session that stopped reading")
             transport.abort()
             with contextlib.suppress(ValueError):
                 self.sessions.remove(session)
-            return
+            return False
         session.writer.write(data)
+        return True
 
     @staticmethod
     def _channel_block(caller: SimCaller, prefix: str = "", context: str = "hotline-queue",
@@ -291,9 +302,9 @@ class PbxSimulator:
         self.emit("Newchannel", "call,all", self._channel_block(caller, context="hotline-queue",
                                                                  state=("0", "Down"), priority="1"))
         self.waiting.append(caller)
-        self.emit("QueueCallerJoin", "agent,all", [*self._channel_block(caller), ("Queue", self.config.queue),
-                                                   ("Position", str(len(self.waiting))),
-                                                   ("Count", str(len(self.waiting)))])
+        caller.seen = self.emit("QueueCallerJoin", "agent,all", [
+            *self._channel_block(caller), ("Queue", self.config.queue), ("Position", str(len(self.waiting))),
+            ("Count", str(len(self.waiting)))])
         wait_limit = patience if patience is not None else self.config.traffic.patience(self.rng)
         wants_callback = self.config.callback_url and self.rng.random() < self.config.callback_share
         caller.patience_timer = self.later(wait_limit, self._leave_for_callback if wants_callback else self._abandon,
@@ -309,7 +320,7 @@ class PbxSimulator:
             caller.patience_timer = self.later(RING_SECONDS, self._leave_for_callback, caller)
             return
         self.exited_for_callback += 1
-        self._leave(caller)
+        self._observe(caller, "exited", bool(self._leave(caller)))
         self.emit("Hangup", "call,all", [*self._channel_block(caller), ("Cause", "16"),
                                          ("Cause-txt", "Normal Clearing")])
         task = asyncio.ensure_future(self._request_callback(caller))
@@ -340,7 +351,9 @@ class PbxSimulator:
         return {"offered": self.offered, "answered": self.answered, "abandoned": self.abandoned,
                 "exited_for_callback": self.exited_for_callback, "completed": self.completed,
                 "waiting_calls": sum(1 for c in self.waiting if c.originate is None),
-                "originates": len(self.originates), "ivr_callbacks": self.ivr_callbacks}
+                "originates": len(self.originates), "observed": dict(self.observed),
+                "daily": {day: dict(counts) for day, counts in self.daily.items()},
+                "ivr_callbacks": self.ivr_callbacks}
 
     def _free_members(self) -> list[SimMember]:
         free = [m for m in self.members.values() if not (m.paused or m.in_call or m.ringing)]
@@ -379,14 +392,27 @@ class PbxSimulator:
                                                      ("MemberName", member.name), ("RingTime", "15000")])
         self._dispatch()
 
-    def _leave(self, caller: SimCaller) -> int:
+    def _leave(self, caller: SimCaller) -> bool:
+        """QueueCallerLeave; says whether a listening session saw it."""
         position = self.waiting.index(caller) + 1
         self.waiting.remove(caller)
         if caller.patience_timer is not None:
             caller.patience_timer.cancel()
-        self.emit("QueueCallerLeave", "agent,all", [*self._channel_block(caller), ("Queue", self.config.queue),
-                                                    ("Position", str(position)), ("Count", str(len(self.waiting)))])
-        return position
+        return self.emit("QueueCallerLeave", "agent,all", [
+            *self._channel_block(caller), ("Queue", self.config.queue), ("Position", str(position)),
+            ("Count", str(len(self.waiting)))])
+
+    def _observe(self, caller: SimCaller, outcome: str, seen: bool) -> None:
+        day = self.daily.setdefault(datetime.fromtimestamp(caller.joined_at, self.zone).date().isoformat(),
+                                    Counter())
+        day[outcome] += 1
+        day["offered"] += 1
+        if seen:
+            self.observed[outcome] += 1
+            day[f"observed_{outcome}"] += 1
+        if seen or caller.seen:
+            self.observed["offered"] += 1
+            day["observed_offered"] += 1
 
     def _connect(self, caller: SimCaller, member: SimMember) -> None:
         member.ringing = False
@@ -399,11 +425,13 @@ class PbxSimulator:
         caller.answered_at = self.now()
         self.answered += caller.originate is None
         self.in_call[member.interface] = caller
-        self.emit("AgentConnect", "agent,all", [*self._channel_block(caller),
-                                                *self._dest_block(caller, member, ("6", "Up")),
-                                                ("Queue", self.config.queue), ("Interface", member.interface),
-                                                ("MemberName", member.name), ("HoldTime", str(hold)),
-                                                ("RingTime", str(int(RING_SECONDS)))])
+        seen = self.emit("AgentConnect", "agent,all", [*self._channel_block(caller),
+                                                       *self._dest_block(caller, member, ("6", "Up")),
+                                                       ("Queue", self.config.queue), ("Interface", member.interface),
+                                                       ("MemberName", member.name), ("HoldTime", str(hold)),
+                                                       ("RingTime", str(int(RING_SECONDS)))])
+        if caller.originate is None:
+            self._observe(caller, "answered", seen)
         if caller.originate is not None:
             # The placeholder is answered by the queue: its Originate succeeds, the resident is dialled.
             self._originate_answered(caller.originate, caller.channel.replace(";2", ";1"))
@@ -471,11 +499,16 @@ class PbxSimulator:
         position = self.waiting.index(caller) + 1
         self.emit("Hangup", "call,all", [*self._channel_block(caller), ("Cause", "16"),
                                          ("Cause-txt", "Normal Clearing")])
-        self.emit("QueueCallerAbandon", "agent,all", [*self._channel_block(caller), ("Queue", self.config.queue),
-                                                      ("Position", str(position)),
-                                                      ("OriginalPosition", str(caller.original_position)),
-                                                      ("HoldTime", str(int(self.now() - caller.joined_at)))])
-        self._leave(caller)
+        seen = self.emit("QueueCallerAbandon", "agent,all", [
+            *self._channel_block(caller), ("Queue", self.config.queue), ("Position", str(position)),
+            ("OriginalPosition", str(caller.original_position)),
+            ("HoldTime", str(int(self.now() - caller.joined_at)))])
+        if caller.originate is None:
+            # The service counts an abandon from QueueCallerAbandon and QueueCallerLeave together.
+            seen = self._leave(caller) and seen
+            self._observe(caller, "abandoned", seen)
+        else:
+            self._leave(caller)
         self._dispatch()
 
     def _schedule_arrival(self) -> None:

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from callcenter.logs import request_id_var
 
@@ -72,6 +73,11 @@ async def json_errors_middleware(request: web.Request, handler: Handler) -> web.
         keep = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after", "www-authenticate"}}
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status_code}:") else exc.reason
         return json_error(exc.status_code, detail, headers=keep)
+    except RedisConnectionError as exc:
+        # The store is restarting or unreachable: nothing was accepted; the client may simply try again.
+        log.warning("store unavailable", extra={"path": request.path, "error": str(exc)})
+        return json_error(503, "the store is unavailable for a moment; try again", "store_unavailable",
+                          {"Retry-After": "2"})
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
         return json_error(500, "internal error; quote the request id when reporting it", "internal_error")
