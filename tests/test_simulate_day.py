@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 
 def simulate(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own command
+    return subprocess.run(
         [sys.executable, "-m", "callcenter", "simulate-day", "--requests", "240", "--acceleration", "1440",
          "--video-sessions", "1", "--seed", "7", "--workdir", str(tmp_path / "day"), *extra],
         cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
