@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -57,7 +58,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from callcenter.server import serve
 
-    asyncio.run(serve(_with_logging(args)))
+    profile_path = os.environ.get("CALLCENTER_PROFILE")
+    if not profile_path:
+        asyncio.run(serve(_with_logging(args)))
+        return 0
+    # Where the service's time goes under a simulated day's load (benchmarks/simulate_day.py --profile).
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        asyncio.run(serve(_with_logging(args)))
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
     return 0
 
 
@@ -106,7 +120,7 @@ def simulator_config(settings: Settings) -> SimConfig:
         queue=settings.hotline.queue, agents=sim.agents, username=settings.ami.username, secret=settings.ami.secret,
         acceleration=sim.acceleration, seed=sim.seed, timezone=settings.hotline.timezone,
         resident_answer_probability=sim.resident_answer_probability, originate_log=sim.originate_log,
-        callback_share=sim.callback_share, callback_url=sim.callback_url,
+        callback_share=sim.callback_share, callback_url=sim.callback_url, traffic_until=sim.traffic_until,
         traffic=TrafficModel(calls_per_day=sim.calls_per_day, mean_handle=sim.mean_handle_seconds,
                              mean_patience=sim.mean_patience_seconds, any_hour=sim.any_hour))
 
@@ -293,7 +307,8 @@ def cmd_simulate_day(args: argparse.Namespace) -> int:
     options = DayOptions(day=date.fromisoformat(args.date), seed=args.seed, requests=args.requests,
                          scale=args.scale, acceleration=args.acceleration, faults=args.faults,
                          link_drop_seconds=args.link_drop_seconds, video_sessions=args.video_sessions,
-                         workdir=Path(args.workdir) if args.workdir else None, drain_minutes=args.drain_minutes)
+                         workdir=Path(args.workdir) if args.workdir else None, drain_minutes=args.drain_minutes,
+                         until=args.until, profile=args.profile)
     return run_day(settings, options)
 
 
@@ -332,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     day.add_argument("--video-sessions", type=int, help="video sessions in the day (default: 1 per 600 requests)")
     day.add_argument("--drain-minutes", type=float, default=45.0,
                      help="simulated minutes after closing for the last calls to finish")
+    day.add_argument("--until", default="20:00", help="simulate the day up to this time (HH:MM) only")
+    day.add_argument("--profile", action="store_true", help="profile the service (server.prof in the workdir)")
     day.add_argument("--workdir", help="where the processes' logs and data go (default: a new temporary folder)")
     replay_cmd = add("replay", cmd_replay, "feed a recorded AMI stream through the parser and tracker")
     replay_cmd.add_argument("file")

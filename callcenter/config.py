@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CALLCENTER_"
 # Environment variables that steer the loader itself rather than naming a setting.
-META_ENV = {"CALLCENTER_CONFIG", "CALLCENTER_FAULT_PAUSE", "CALLCENTER_FAULT_FILE", "CALLCENTER_TIMEBASE"}
+META_ENV = {"CALLCENTER_CONFIG", "CALLCENTER_FAULT_PAUSE", "CALLCENTER_FAULT_FILE", "CALLCENTER_TIMEBASE",
+            "CALLCENTER_PROFILE"}
 DEFAULT_CONFIG_PATH = Path("config/callcenter.toml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A value that plainly is a placeholder may stand in the file where a secret goes.
@@ -162,6 +163,7 @@ class SimulatorSettings:
                                     "callback instead of hanging up, 0..1")
     callback_url: str = setting("", "where the simulated dialplan requests those callbacks (/api/ivr/callback)")
     stats_file: str = setting("", "write what the simulator counted to this JSON file when it stops")
+    traffic_until: float = setting(0.0, "no new simulated callers after this epoch second (0: no limit)")
 
 
 @dataclass(frozen=True)

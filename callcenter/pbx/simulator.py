@@ -115,6 +115,8 @@ class SimConfig:
     # leave the queue and the dialplan asks the service (POST callback_url, as [hotline-queue-exit] does).
     callback_share: float = 0.0
     callback_url: str = ""
+    # No new callers after this moment (epoch; 0: none): a simulation of part of a day.
+    traffic_until: float = 0.0
 
 
 class PbxSimulator:
@@ -515,7 +517,7 @@ class PbxSimulator:
         local = datetime.fromtimestamp(self.now(), self.zone)
         hour = local.hour + local.minute / 60 + local.second / 3600
         gap = self.config.traffic.next_arrival(self.rng, hour)
-        if gap != float("inf"):
+        if gap != float("inf") and (not self.config.traffic_until or self.now() + gap < self.config.traffic_until):
             self._traffic_timer = self.later(gap, self._arrival)
 
     def _arrival(self) -> None:

@@ -11,6 +11,7 @@ checks the invariants and prints the day report; the exit code says whether they
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -58,6 +59,8 @@ class DayOptions:
     video_sessions: int | None = None
     workdir: Path | None = None
     drain_minutes: float = 45.0
+    until: str = "20:00"  # an earlier time simulates only the first part of the day
+    profile: bool = False
 
 
 @dataclass
@@ -81,8 +84,12 @@ class Day:
         self.options = options
         self.zone = ZoneInfo(settings.hotline.timezone)
         total = int(options.requests * options.scale)
-        self.plan: DayPlan = plan_day(options.day, settings.hotline.timezone, total, options.seed,
-                                      options.video_sessions)
+        plan = plan_day(options.day, settings.hotline.timezone, total, options.seed, options.video_sessions)
+        hour, minute = (int(part) for part in options.until.split(":"))
+        end = datetime(options.day.year, options.day.month, options.day.day, hour, minute, tzinfo=self.zone)
+        self.plan: DayPlan = dataclasses.replace(
+            plan, closes_at=min(plan.closes_at, end.timestamp()),
+            requests=[r for r in plan.requests if r.at < end.timestamp()])
         self.tally = Tally()
         self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="simulate-day-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -125,7 +132,10 @@ class Day:
             "CALLCENTER_SIMULATOR_STATS_FILE": str(self.workdir / "simulator.json"),
             "CALLCENTER_VIDEO_RECORDINGS": "", "CALLCENTER_VIDEO_HOST_ADDRESSES": "127.0.0.1",
             "CALLCENTER_LOGGING_LEVEL": "WARNING",
+            "CALLCENTER_SIMULATOR_TRAFFIC_UNTIL": str(self.plan.closes_at),
         })
+        if self.options.profile:
+            env["CALLCENTER_PROFILE"] = str(self.workdir / "server.prof")
         await self._prepare_data()
         simulator = deployment.start("simulator", "simulate")
         await asyncio.to_thread(wait_for_port, "127.0.0.1", sim_port, 20.0, lambda: simulator.alive)
