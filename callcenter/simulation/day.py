@@ -133,6 +133,8 @@ class Day:
             "CALLCENTER_VIDEO_RECORDINGS": "", "CALLCENTER_VIDEO_HOST_ADDRESSES": "127.0.0.1",
             "CALLCENTER_LOGGING_LEVEL": "WARNING",
             "CALLCENTER_SIMULATOR_TRAFFIC_UNTIL": str(self.plan.closes_at),
+            # Every simulated resident's web request comes from this one address.
+            "CALLCENTER_CALLBACKS_PER_ADDRESS_DAILY_LIMIT": str(10**9),
         })
         if self.options.profile:
             env["CALLCENTER_PROFILE"] = str(self.workdir / "server.prof")
@@ -155,7 +157,7 @@ class Day:
             await CaseStore(client, self.settings.cases).upsert_all(self.plan.cases)
             accounts = AccountStore(client)
             users = [(f"int{i}", "interpreter", "") for i in range(1, 3)] + \
-                [(f"op{i}", "operator", f"Local/{i}@agents") for i in range(1, self.agents + 1)] + \
+                [(f"op{i}", "operator", f"Local/{i}@agents") for i in range(1, min(self.agents, 50) + 1)] + \
                 [("sup", "supervisor", "")]
             for username, role, interface in users:
                 if await accounts.get(username) is None:
