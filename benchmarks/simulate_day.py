@@ -20,13 +20,15 @@ import time
 from pathlib import Path
 
 
-def run(scale: float, acceleration: float, until: str, faults: bool, workdir: Path) -> tuple[bool, float, str]:
+def run(scale: float, acceleration: float, until: str, faults: bool, workdir: Path,
+        drain_minutes: float) -> tuple[bool, float, str]:
     command = [sys.executable, "-m", "callcenter", "simulate-day", "--scale", str(scale), "--acceleration",
-               str(acceleration), "--until", until, "--workdir", str(workdir), "--profile"]
+               str(acceleration), "--until", until, "--workdir", str(workdir), "--profile",
+               "--drain-minutes", str(drain_minutes)]
     if faults:
         command += ["--faults", "--link-drop-seconds", "10"]
     started = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - our command
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
     report = result.stdout[result.stdout.find("Simulated day"):]
     return result.returncode == 0, elapsed, report
@@ -50,11 +52,12 @@ def main() -> None:
     parser.add_argument("--accelerations", default="120,480,1440")
     parser.add_argument("--until", default="20:00")
     parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--drain-minutes", type=float, default=45.0)
     args = parser.parse_args()
     fastest: Path | None = None
     for acceleration in (float(a) for a in args.accelerations.split(",")):
         workdir = Path(tempfile.mkdtemp(prefix=f"day-x{acceleration:g}-"))
-        held, elapsed, report = run(args.scale, acceleration, args.until, args.faults, workdir)
+        held, elapsed, report = run(args.scale, acceleration, args.until, args.faults, workdir, args.drain_minutes)
         print(f"scale {args.scale:g}, acceleration {acceleration:g}: {'HELD' if held else 'FAILED'} "
               f"in {elapsed:.0f} s real")
         print("  " + report.replace("\n", "\n  "))
