@@ -42,6 +42,7 @@ from callcenter.supervisor import free_port, wait_for_port
 log = logging.getLogger(__name__)
 AGENTS_PER_1000 = 6
 STARTUP_SECONDS = 20.0
+VIDEO_TIMEOUT = 300.0  # real seconds a simulated video session may take before it counts as not completed
 # Marks of an exception nobody handled, in any process's log.
 UNHANDLED = re.compile(r"unhandled error|Task exception was never retrieved|Exception in callback|"
                        r"Unhandled exception")
@@ -251,7 +252,12 @@ class Day:
     async def _video(self) -> None:
         from callcenter.simulation.video import play_session
 
-        outcome = await play_session(self.base, self.options.acceleration, self.password, self.tally.statuses)
+        try:
+            outcome = await asyncio.wait_for(
+                play_session(self.base, self.options.acceleration, self.password, self.tally.statuses),
+                VIDEO_TIMEOUT)
+        except (TimeoutError, RuntimeError, aiohttp.ClientError) as exc:
+            outcome = f"not completed ({type(exc).__name__})"
         self.tally.video[outcome] += 1
 
     async def _faults(self) -> None:

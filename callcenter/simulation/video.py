@@ -120,7 +120,7 @@ async def play_session(base: str, acceleration: float, password: str, statuses: 
             return session.get("assigned_operator") if session else None
 
         # The operator comes from the hotline queue; in a long queue that can take a while.
-        username = await _wait_for(assigned, max(10.0, 3600 / acceleration)) or "op1"
+        username = await _wait_for(assigned, min(120.0, max(10.0, 3600 / acceleration))) or "op1"
         operator = await _staff(base, username, password, statuses)
         sessions.append(operator)
         async with operator.post(f"/api/video/sessions/{session_id}/join") as response:
