@@ -29,7 +29,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from callcenter.video import forwarding
 from callcenter.video.forwarding import ForwardedTrack, Publisher, ReencodedTrack, SlotTrack
-from callcenter.video.model import VideoSession, routes
+from callcenter.video.model import VideoProblem, VideoSession, routes
 from callcenter.video.recording import SessionRecording
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,8 @@ PREFERRED = {"video": forwarding.VIDEO_CODEC, "audio": forwarding.AUDIO_CODEC}
 MAX_SDP = 64 * 1024
 
 
-class MediaError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class MediaError(VideoProblem):
+    """An offer or a candidate the media side cannot use."""
 
 
 @dataclass

@@ -19,13 +19,17 @@ WAITING = ("waiting_interpreter", "waiting_operator")
 SLOTS = ("main", "side", "audio")
 
 
-class InvalidTransition(Exception):
-    """A message out of order (an operator before the interpreter, anything after the end)."""
+class VideoProblem(Exception):
+    """A refusal with a machine-readable code (the web layer turns it into a 4xx or a signalling error)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class InvalidTransition(VideoProblem):
+    """A message out of order (an operator before the interpreter, anything after the end)."""
 
 
 @dataclass
