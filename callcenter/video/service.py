@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Push = Callable[[dict[str, Any]], Awaitable[None]]
 PLACEHOLDER_PREFIX = "video-"
+RETENTION_SWEEP_SECONDS = 3600.0
 
 
 class VideoPbx(Protocol):
@@ -200,11 +202,9 @@ class VideoService:
                 session.operator_joins(username, self.clock())
             except InvalidTransition as exc:
                 raise VideoError(409, exc.code, exc.message) from exc
-            assigned = self.assigned_operator.get(session_id)
-            if assigned is not None and assigned != username:
-                # Someone else took it from the panel: free the operator app_queue had connected.
-                await self._hang_up_placeholder(session_id)
-            elif assigned is None:
+            if self.assigned_operator.get(session_id) != username:
+                # Taken from the panel: the placeholder (waiting, or ringing someone else) is no longer needed.
+                # The operator app_queue chose keeps it: their phone stays busy for the video.
                 await self._hang_up_placeholder(session_id)
             await self._after(session, "operator_joined")
             return session
@@ -334,17 +334,20 @@ class VideoService:
     # -- the loop that expires offers and hands out sessions ---------------------------------------------------
 
     async def run(self) -> None:
-        if self.settings.recordings:
-            remove_expired(Path(self.settings.recordings), self.settings.retention_days)
         try:
             await self._restore()
         except Exception as exc:
             stop_if_cancelled()
             log.warning("video sessions left from before a restart not settled", extra={"error": str(exc)})
+        expired_at = 0.0
         while True:
             stop_if_cancelled()
+            if self.settings.recordings and time.monotonic() - expired_at > RETENTION_SWEEP_SECONDS:
+                expired_at = time.monotonic()
+                await asyncio.to_thread(remove_expired, Path(self.settings.recordings), self.settings.retention_days)
             deadline = self.pool.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            timeout = RETENTION_SWEEP_SECONDS if deadline is None else \
+                min(RETENTION_SWEEP_SECONDS, max(0.0, timebase.real_seconds(deadline - self.clock())))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
