@@ -189,6 +189,8 @@ class Supervisor:
             f"  {self.settings.hotline.name} is up.",
             f"  Dashboard:  {base_url}/",
             f"  Callbacks:  {base_url}/callback  (the residents' page)",
+            f"  Video:      {base_url}/video  (residents: sign-language interpreter or video with an operator)",
+            f"  Reports:    {base_url}/reports/day  (supervisors)",
             f"  API docs:   {base_url}/api/docs",
             f"  Store:      {store}",
             f"  PBX:        {pbx}",
