@@ -29,22 +29,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from benchmarks.harness import cpu_seconds, percentile, rss_mib
 from callcenter.video import forwarding
 from callcenter.video.ice import use_host_addresses
-from callcenter.video.probe import ReplayVideoTrack, encode_sequence, read_stamp
+from callcenter.video.probe import ReplayVideoTrack, encode_sequence, prefer_forwarded_codec, read_stamp
 
 SHADES = {"resident": 40, "interpreter": 120, "operator": 200}
 PASSWORD = "benchmark password"
 REPLAY_FRAMES = 300
 
-
-def prefer_vp8(transceiver: Any) -> None:
-    codecs = RTCRtpSender.getCapabilities(transceiver.kind).codecs
-    wanted = "video/vp8" if transceiver.kind == "video" else "audio/opus"
-    transceiver.setCodecPreferences([c for c in codecs if c.mimeType.lower() in (wanted, f"{transceiver.kind}/rtx")])
 
 
 class Receiver:
@@ -108,7 +103,7 @@ class Participant:
         audio = self.peer.addTransceiver("audio", direction="recvonly")
         side = self.peer.addTransceiver("video", direction="recvonly")
         for transceiver in (main, audio, side):
-            prefer_vp8(transceiver)
+            prefer_forwarded_codec(transceiver)
         self.senders: dict[int, ReplayVideoTrack] = {}
         self.receivers = [Receiver(main, decode, self.senders), Receiver(side, False, self.senders)]
 
@@ -201,9 +196,9 @@ async def direct_latency(replay: list[bytes], seconds: float) -> float:
     publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     camera = ReplayVideoTrack(replay)
-    prefer_vp8(publisher.addTransceiver(camera, direction="sendonly"))
+    prefer_forwarded_codec(publisher.addTransceiver(camera, direction="sendonly"))
     receiving = subscriber.addTransceiver("video", direction="recvonly")
-    prefer_vp8(receiving)
+    prefer_forwarded_codec(receiving)
     await subscriber.setLocalDescription(await subscriber.createOffer())
     await publisher.setRemoteDescription(subscriber.localDescription)
     await publisher.setLocalDescription(await publisher.createAnswer())

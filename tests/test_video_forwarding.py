@@ -17,8 +17,14 @@ from aiortc.contrib.media import MediaRelay
 from callcenter.video import forwarding
 from callcenter.video.forwarding import ForwardedTrack, Publisher, ReencodedTrack
 from callcenter.video.ice import use_host_addresses
-from callcenter.video.probe import StampedVideoTrack, ToneAudioTrack, dominant_pitch, read_stamp
-from tests.videotools import FrameWatcher, new_peer, prefer, shade_near
+from callcenter.video.probe import (
+    StampedVideoTrack,
+    ToneAudioTrack,
+    dominant_pitch,
+    prefer_forwarded_codec,
+    read_stamp,
+)
+from tests.videotools import FrameWatcher, new_peer, shade_near
 
 
 @pytest.fixture(autouse=True)
@@ -80,9 +86,9 @@ async def server() -> AsyncIterator[Server]:
 def publisher_peer(shade: int, pitch: float | None = None) -> tuple[RTCPeerConnection, StampedVideoTrack]:
     peer = new_peer()
     camera = StampedVideoTrack(shade)
-    prefer(peer.addTransceiver(camera, direction="sendonly"), "video/VP8")
+    prefer_forwarded_codec(peer.addTransceiver(camera, direction="sendonly"))
     if pitch is not None:
-        prefer(peer.addTransceiver(ToneAudioTrack(pitch), direction="sendonly"), "audio/opus")
+        prefer_forwarded_codec(peer.addTransceiver(ToneAudioTrack(pitch), direction="sendonly"))
     return peer, camera
 
 
@@ -91,7 +97,7 @@ def subscriber_peer(kinds: list[str]) -> tuple[RTCPeerConnection, dict[str, Fram
     watchers: dict[str, FrameWatcher] = {}
     for kind in kinds:
         transceiver: RTCRtpTransceiver = peer.addTransceiver(kind, direction="recvonly")
-        prefer(transceiver, "video/VP8" if kind == "video" else "audio/opus")
+        prefer_forwarded_codec(transceiver)
 
     @peer.on("track")
     def on_track(track: aiortc.MediaStreamTrack) -> None:

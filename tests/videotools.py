@@ -15,12 +15,16 @@ from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
-    RTCRtpSender,
-    RTCRtpTransceiver,
     RTCSessionDescription,
 )
 
-from callcenter.video.probe import StampedVideoTrack, ToneAudioTrack, dominant_pitch, read_stamp
+from callcenter.video.probe import (
+    StampedVideoTrack,
+    ToneAudioTrack,
+    dominant_pitch,
+    prefer_forwarded_codec,
+    read_stamp,
+)
 from callcenter.web.auth import ACCOUNTS
 
 SHADES = {"resident": 40, "interpreter": 120, "operator": 200}
@@ -33,12 +37,6 @@ def new_peer() -> RTCPeerConnection:
     # An explicit empty list: aiortc's default STUN server is a public host name.
     return RTCPeerConnection(configuration=NO_ICE_SERVERS)
 
-
-def prefer(transceiver: RTCRtpTransceiver, mime_type: str) -> None:
-    """What the browser page does: offer only the codec the service forwards."""
-    capabilities = RTCRtpSender.getCapabilities(transceiver.kind)
-    transceiver.setCodecPreferences([c for c in capabilities.codecs
-                                     if c.mimeType.lower() in (mime_type.lower(), f"{transceiver.kind}/rtx")])
 
 
 class FrameWatcher:
@@ -140,9 +138,9 @@ class Peer:
 
     async def start_media(self) -> None:
         """The layout every page offers: camera, microphone, the small picture, the chat channel."""
-        prefer(self.peer.addTransceiver(StampedVideoTrack(SHADES[self.role]), direction="sendrecv"), "video/VP8")
-        prefer(self.peer.addTransceiver(ToneAudioTrack(PITCHES[self.role]), direction="sendrecv"), "audio/opus")
-        prefer(self.peer.addTransceiver("video", direction="recvonly"), "video/VP8")
+        prefer_forwarded_codec(self.peer.addTransceiver(StampedVideoTrack(SHADES[self.role]), direction="sendrecv"))
+        prefer_forwarded_codec(self.peer.addTransceiver(ToneAudioTrack(PITCHES[self.role]), direction="sendrecv"))
+        prefer_forwarded_codec(self.peer.addTransceiver("video", direction="recvonly"))
         self.chat = self.peer.createDataChannel("chat")
         self.chat_open = asyncio.Event()
         self.chat.on("open", self.chat_open.set)

@@ -12,9 +12,9 @@ from functools import lru_cache
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from callcenter.video.probe import ReplayVideoTrack, encode_sequence
+from callcenter.video.probe import ReplayVideoTrack, encode_sequence, prefer_forwarded_codec
 
 SESSION_MINUTES = 8.0
 
@@ -29,10 +29,7 @@ def _peer() -> RTCPeerConnection:
     for transceiver in (peer.addTransceiver(ReplayVideoTrack(replay()), direction="sendrecv"),
                         peer.addTransceiver("audio", direction="recvonly"),
                         peer.addTransceiver("video", direction="recvonly")):
-        codecs = RTCRtpSender.getCapabilities(transceiver.kind).codecs
-        wanted = "video/vp8" if transceiver.kind == "video" else "audio/opus"
-        transceiver.setCodecPreferences([c for c in codecs
-                                         if c.mimeType.lower() in (wanted, f"{transceiver.kind}/rtx")])
+        prefer_forwarded_codec(transceiver)
     return peer
 
 

@@ -16,14 +16,23 @@ from itertools import pairwise
 from typing import Any
 
 import av
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import AUDIO_PTIME, VIDEO_CLOCK_RATE, VIDEO_TIME_BASE
+
+from callcenter.video.forwarding import AUDIO_CODEC, VIDEO_CODEC
 
 WIDTH, HEIGHT = 640, 480
 BLOCK = 16
 BITS = 32
 BLACK, WHITE = 16, 235
 STAMP_ROWS = BLOCK * 2  # the stamp strip, then the shade below it
+
+
+def prefer_forwarded_codec(transceiver: RTCRtpTransceiver) -> None:
+    """What the browser page does: offer only the codec the service forwards (VP8 or Opus, and RTX)."""
+    wanted = (VIDEO_CODEC if transceiver.kind == "video" else AUDIO_CODEC).lower()
+    codecs = RTCRtpSender.getCapabilities(transceiver.kind).codecs
+    transceiver.setCodecPreferences([c for c in codecs if c.mimeType.lower() in (wanted, f"{transceiver.kind}/rtx")])
 
 
 def stamp_frame(number: int, shade: int, width: int = WIDTH, height: int = HEIGHT) -> av.VideoFrame:
