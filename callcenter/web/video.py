@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 from callcenter.accounts.store import Session
 from callcenter.video.ice import use_host_addresses
 from callcenter.video.media import MediaHub
+from callcenter.video.model import VideoSession
 from callcenter.video.service import VideoError, VideoPbx, VideoService
 from callcenter.video.store import VideoStore
 from callcenter.web.auth import ACCOUNTS, COOKIE, STAFF, session_of
@@ -197,12 +198,20 @@ def _action(summary: str, roles: tuple[str, ...]) -> Callable[[Callable[..., Any
                                 409: ("out of order (not offered to you, already taken, ended)", None)})
 
 
+StaffStep = Callable[[VideoService, str, str], Awaitable[VideoSession]]
+
+
+async def _staff_step(request: web.Request, step: StaffStep) -> web.Response:
+    """One of the session's steps taken by the logged-in staff member; answers with the session."""
+    service = _service(request)
+    session = await _call(step(service, request.match_info["session_id"], session_of(request).username))
+    return web.json_response({"session": service.describe(session, staff=True)})
+
+
 @routes.post("/api/video/sessions/{session_id}/accept")
 @_action("The interpreter accepts the session offered to them", ("interpreter",))
 async def accept(request: web.Request) -> web.Response:
-    service = _service(request)
-    session = await _call(service.accept(request.match_info["session_id"], session_of(request).username))
-    return web.json_response({"session": service.describe(session, staff=True)})
+    return await _staff_step(request, VideoService.accept)
 
 
 @routes.post("/api/video/sessions/{session_id}/decline")
@@ -216,18 +225,14 @@ async def decline(request: web.Request) -> web.Response:
 @routes.post("/api/video/sessions/{session_id}/request-operator")
 @_action("The interpreter asks for an operator", ("interpreter",))
 async def request_operator(request: web.Request) -> web.Response:
-    service = _service(request)
-    session = await _call(service.request_operator(request.match_info["session_id"], session_of(request).username))
-    return web.json_response({"session": service.describe(session, staff=True)})
+    return await _staff_step(request, VideoService.request_operator)
 
 
 @routes.post("/api/video/sessions/{session_id}/join")
 @_action("An operator joins the session (the one the queue gave it to, or from the video panel)",
          ("operator", "supervisor"))
 async def join(request: web.Request) -> web.Response:
-    service = _service(request)
-    session = await _call(service.operator_join(request.match_info["session_id"], session_of(request).username))
-    return web.json_response({"session": service.describe(session, staff=True)})
+    return await _staff_step(request, VideoService.operator_join)
 
 
 @routes.post("/api/video/sessions/{session_id}/end")
