@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +46,15 @@ class VideoError(Exception):
     def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra or {}
+
+
+@contextlib.contextmanager
+def out_of_order() -> Iterator[None]:
+    """A step the session's state does not allow: a 409 saying why, the session unchanged."""
+    try:
+        yield
+    except InvalidTransition as exc:
+        raise VideoError(409, exc.code, exc.message) from exc
 
 
 def placeholder_uniqueid(session_id: str) -> str:
@@ -185,10 +194,8 @@ class VideoService:
             session = await self.get(session_id)
             if session.interpreter != username:
                 raise VideoError(403, "not_yours", "only the session's interpreter can ask for an operator")
-            try:
+            with out_of_order():
                 session.request_operator(self.clock())
-            except InvalidTransition as exc:
-                raise VideoError(409, exc.code, exc.message) from exc
             await self._after(session, "operator_requested")
             return session
 
@@ -198,10 +205,8 @@ class VideoService:
         """An operator takes the session: the one app_queue gave it to, or anyone from the video panel."""
         async with self._lock:
             session = await self.get(session_id)
-            try:
+            with out_of_order():
                 session.operator_joins(username, self.clock())
-            except InvalidTransition as exc:
-                raise VideoError(409, exc.code, exc.message) from exc
             if self.assigned_operator.get(session_id) != username:
                 # Taken from the panel: the placeholder (waiting, or ringing someone else) is no longer needed.
                 # The operator app_queue chose keeps it: their phone stays busy for the video.
