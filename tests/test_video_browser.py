@@ -168,3 +168,51 @@ async def test_an_interpreter_takes_a_session_from_the_dashboard(service: TestSe
         await resident.close()
         await resident_http.close()
         await browser.close()
+
+
+async def test_a_list_answered_before_an_offer_does_not_wipe_the_offer_out(service: TestServer) -> None:
+    """The dashboard reloads the video list after every action; an answer computed before an offer was pushed
+    but arriving after it must not take the offer off the interpreter's screen."""
+    from playwright.async_api import Request, Route, async_playwright, expect
+
+    test_server = service
+    await test_server.app[ACCOUNTS].add("ivanova", "Иванова И. И.", "interpreter", "interpreter password", "", "")
+    held: asyncio.Queue[tuple[Route, Any]] = asyncio.Queue()
+    holding = True
+
+    async def hold_the_first_list(route: Route, request: Request) -> None:
+        nonlocal holding
+        if request.method == "GET" and holding:
+            holding = False
+            await held.put((route, await route.fetch()))  # answered now, delivered when the test says
+        else:
+            await route.continue_()
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = await browser.new_page()
+        await page.goto(str(test_server.make_url("/")))
+        await page.fill("#username", "ivanova")
+        await page.fill("#password", "interpreter password")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#interpreter-controls")).to_be_visible()
+        await expect(page.locator("#link")).to_have_text("на связи")
+        await page.route("**/api/video/sessions", hold_the_first_list)
+        await page.get_by_role("button", name="Готов принимать").click()
+        route, stale_answer = await asyncio.wait_for(held.get(), 10)
+        assert (await stale_answer.json())["offers"] == []
+
+        resident_http = aiohttp.ClientSession(base_url=str(test_server.make_url("/")))
+        started = await (await resident_http.post("/api/video/sessions",
+                                                  json={"mode": "sign", "consent": True})).json()
+        offer = page.locator("#video-offers")
+        await expect(offer).to_contain_text(started["session"]["id"])  # pushed over the feed
+
+        card = page.locator("#video-card")
+        answers = int(await card.get_attribute("data-answers") or "0")
+        await route.fulfill(response=stale_answer)
+        await expect(card).not_to_have_attribute("data-answers", str(answers))
+        await expect(offer).to_contain_text(started["session"]["id"])
+        await expect(offer.get_by_role("button", name="Принять")).to_be_visible()
+        await resident_http.close()
+        await browser.close()

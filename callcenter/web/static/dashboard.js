@@ -64,7 +64,8 @@ const TEXT = {
 };
 
 const state = { lang: localStorage.getItem("lang") || "ru", me: null, queue: null, clockOffset: 0, socket: null,
-                retry: 500, pop: null, video: { sessions: {}, offers: {}, assigned: {}, interpreters: {} } };
+                retry: 500, pop: null, wasConnected: false,
+                video: { sessions: {}, offers: {}, assigned: {}, interpreters: {}, pushes: 0, answers: 0 } };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[state.lang][key] ?? key;
 const esc = (value) => String(value ?? "").replace(/[&<>"']/g,
@@ -172,14 +173,27 @@ async function loadCallbacks() {
 
 // -- video sessions ----------------------------------------------------------------------------------------
 
+// A push that arrives while the list is on its way is newer than the list: an answer overtaken by a push is
+// dropped and asked again, or it would wipe out an offer made meanwhile.
 async function loadVideo() {
-  try {
-    const data = await api("GET", "/api/video/sessions");
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const pushesBefore = state.video.pushes;
+    let data;
+    try {
+      data = await api("GET", "/api/video/sessions");
+    } catch (error) {
+      $("video-error").textContent = error.message;
+      return;
+    } finally {
+      $("video-card").dataset.answers = String(++state.video.answers);  // lets a test know an answer was handled
+    }
+    if (state.video.pushes !== pushesBefore) continue;
     state.video.sessions = Object.fromEntries(data.sessions.map((s) => [s.id, s]));
     state.video.offers = Object.fromEntries(data.offers.filter((o) => o.for_user === state.me.username).map((o) => [o.session, o]));
     state.video.interpreters = Object.fromEntries(data.interpreters.map((p) => [p.username, p]));
     renderVideo();
-  } catch (error) { $("video-error").textContent = error.message; }
+    return;
+  }
 }
 
 function renderVideo() {
@@ -251,6 +265,7 @@ function takeSnapshot(message) {
 function apply(change) {
   const q = state.queue;
   if (change.type === "snapshot") return takeSnapshot(change);
+  if (change.type.startsWith("video_")) state.video.pushes += 1;
   if (!q) return;
   switch (change.type) {
     case "caller_joined":
@@ -303,7 +318,12 @@ function apply(change) {
 function connect() {
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/queue/stream`);
   state.socket = socket;
-  socket.onopen = () => { state.retry = 500; setLink(true); };
+  socket.onopen = () => {
+    state.retry = 500;
+    setLink(true);
+    if (state.wasConnected) { loadCallbacks(); loadVideo(); }  // pushes sent while the link was down are lost
+    state.wasConnected = true;
+  };
   socket.onmessage = (event) => apply(JSON.parse(event.data));
   socket.onclose = () => {
     setLink(false);
