@@ -123,6 +123,12 @@ class Supervisor:
             "CALLCENTER_AMI_USERNAME": self.settings.ami.username,
             "CALLCENTER_AMI_SECRET": secret,
         })
+        # The simulator keeps a queue_log as Asterisk does, and the reports read it to fill link gaps.
+        queue_log = sim.queue_log or self.settings.reports.queue_log or \
+            str(Path(self.settings.redis.data_dir).parent / "queue_log")
+        Path(queue_log).parent.mkdir(parents=True, exist_ok=True)
+        self.env.setdefault("CALLCENTER_SIMULATOR_QUEUE_LOG", queue_log)
+        self.env.setdefault("CALLCENTER_REPORTS_QUEUE_LOG", queue_log)
         simulator = self._spawn("simulator", "simulate")
         wait_for_port(sim.host, sim.port, 20.0, lambda: simulator.alive)
         return f"built-in PBX simulator on {sim.host}:{sim.port}"

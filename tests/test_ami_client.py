@@ -139,6 +139,8 @@ async def test_drop_and_reconnect_resyncs_without_doubling_counts(simulator: Pbx
     await proxy.start()
     link = PbxLink(Settings(), client=client_for(proxy.port))
     changes = link.feed.listen()
+    told: list[str] = []  # what the report's recorder is told: each loss, then each resync
+    link.sinks.append(lambda batch, at: told.extend(c["type"] for c in batch if c["type"] in ("link_lost", "resync")))
     link.client.start()
     try:
         await link.client.wait_until(lambda: link.resyncs == 1, 5)
@@ -161,6 +163,7 @@ async def test_drop_and_reconnect_resyncs_without_doubling_counts(simulator: Pbx
         assert queue.counters.abandoned == simulator.abandoned == 1
         assert queue.counters.unknown_outcome == 0
         assert stays in simulator.waiting
+        assert told == ["resync", "link_lost", "resync", "link_lost", "resync"]
     finally:
         await link.client.close()
         await proxy.stop()

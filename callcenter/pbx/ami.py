@@ -143,6 +143,7 @@ class AmiClient:
         self._subscriptions: list[Subscription] = []
         self._event_hooks: list[EventHook] = []
         self._connect_hooks: list[ConnectHook] = []
+        self._disconnect_hooks: list[Callable[[str], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._run_task: asyncio.Task[None] | None = None
         self._closing = False
@@ -179,6 +180,10 @@ class AmiClient:
     def on_connect(self, hook: ConnectHook) -> None:
         """Run after every successful login (a resync goes here)."""
         self._connect_hooks.append(hook)
+
+    def on_disconnect(self, hook: Callable[[str], None]) -> None:
+        """Run (with the reason) when a working connection is lost, before any reconnect."""
+        self._disconnect_hooks.append(hook)
 
     def subscribe(self, names: Iterable[str] | None = None, maxsize: int = 10_000) -> Subscription:
         subscription = Subscription(self, frozenset(names) if names is not None else None, maxsize)
@@ -306,6 +311,8 @@ class AmiClient:
         if was_connected:
             level = logging.INFO if reason == "closed" else logging.WARNING
             log.log(level, "AMI disconnected", extra={"reason": reason})
+            for hook in self._disconnect_hooks:
+                hook(reason)
         self._lost.set()
         await self._notify()
 

@@ -64,7 +64,8 @@ class PbxLink:
         self.tracker = QueueTracker(settings.hotline.timezone, settings.hotline.service_level_seconds,
                                     queues=[self.queue_name])
         self.feed = ChangeFeed()
-        # Consumers that must see every change (the report's facts), called in line: no queue to overflow.
+        # Consumers that must see every change (the report's facts), called in line: no queue to overflow;
+        # they are also told when the link is lost ("link_lost") and back ("resync").
         self.sinks: list[Callable[[list[Change], float], None]] = []
         self.resyncs = 0
         self._resyncing = False
@@ -74,6 +75,7 @@ class PbxLink:
         self._local_at_pbx_time = 0.0
         self.client.on_event(self._on_event)
         self.client.on_connect(self._resync)
+        self.client.on_disconnect(self._lost)
 
     # readiness
     @property
@@ -109,6 +111,10 @@ class PbxLink:
             for sink in self.sinks:
                 sink(changes, at)
 
+    def _lost(self, reason: str) -> None:
+        for sink in self.sinks:
+            sink([{"type": "link_lost", "reason": reason}], self.now())
+
     async def _resync(self, client: AmiClient) -> None:
         """Replace the state with QueueStatus; events that arrive meanwhile are applied after it."""
         self._resyncing = True
@@ -124,6 +130,8 @@ class PbxLink:
             for message in held:
                 self._on_event(message)
         self.feed.publish([{"type": "resync"}])
+        for sink in self.sinks:
+            sink([{"type": "resync"}], self.now())  # the link is back: the report reads what it missed
 
     async def start(self) -> None:
         self.client.start()

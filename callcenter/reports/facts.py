@@ -8,6 +8,12 @@ sessions keep their own records (their stores); the report reads those directly.
 
 The recorder sees the tracker's changes synchronously (no queue that could drop a fact when it is slow) and
 writes them in batches a few times a second.
+
+AMI keeps no history: what happens while the link is down (a network cut, a restarting service) never reaches
+the tracker. Asterisk's queue_log does record it, so after every (re)connect the recorder reads the queue_log
+from shortly before the last event it had seen and writes the fact each line makes, the same fact the live link
+would have written; merging by Uniqueid counts the lines the link did see once. Not recovered: the talk time of
+a call answered in a gap that ends after it (its completion is neither seen live nor read).
 """
 
 from __future__ import annotations
@@ -17,19 +23,29 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
 from callcenter.callbacks.model import parse_attempt
+from callcenter.pbx.queuelog import QueueLogEntry, read_since
 from callcenter.pbx.tracker import QueueTracker
+from callcenter.reports.day import day_bounds
 from callcenter.tasks import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 CALLS = "facts:calls:"
 STAFF = "facts:staff:"
+# The time of the last live event written: where the next queue_log read starts (it survives a restart).
+LAST_EVENT = "facts:last-event"
 FLUSH_SECONDS = 0.25
+FLUSH_CHUNK = 5000
+# Read this far before the last event seen: a quiet line is not a gap, and a few duplicates are free.
+QUEUE_LOG_MARGIN = 60.0
+# Which data field holds the wait, per way of leaving the queue without an operator.
+_WAIT_FIELD = {"ABANDON": 2, "EXITWITHKEY": 3, "EXITWITHTIMEOUT": 2, "EXITEMPTY": 2}
 
 
 def local_day(epoch: float, zone: ZoneInfo) -> str:
@@ -64,24 +80,97 @@ def call_facts(change: dict[str, Any], now: float) -> dict[str, str] | None:
     return None
 
 
+def _whole(text: str) -> str:
+    try:
+        return str(int(float(text)))
+    except ValueError:
+        return "0"
+
+
+def queue_log_fact(entry: QueueLogEntry, queue: str) -> dict[str, str] | None:
+    """The fact a queue_log line makes, as `call_facts` makes from the live link (pure)."""
+    if entry.queue != queue or entry.callid in ("", "NONE", "REALTIME") or is_placeholder(entry.callid):
+        return None
+    base = {"u": entry.callid, "t": f"{entry.time:.3f}"}
+    event = entry.event
+    if event == "ENTERQUEUE":
+        return {"e": "j", **base}
+    if event == "CONNECT":
+        return {"e": "a", **base, "h": _whole(entry.field(0)), "i": entry.agent}
+    if event in _WAIT_FIELD:
+        return {"e": "x" if event == "ABANDON" else "e", **base, "h": _whole(entry.field(_WAIT_FIELD[event]))}
+    if event in ("COMPLETECALLER", "COMPLETEAGENT"):
+        return {"e": "c", **base, "k": _whole(entry.field(1)), "i": entry.agent}
+    return None
+
+
+def read_queue_log(path: Path, since: float) -> list[QueueLogEntry]:
+    """The queue_log's lines from `since` on; a missing file is logged (a wrong path), not fatal."""
+    try:
+        result = read_since(path, since)
+    except FileNotFoundError:
+        log.warning("queue_log not found: the reports cannot fill link gaps", extra={"path": str(path)})
+        return []
+    if result.skipped:
+        log.warning("queue_log lines skipped: not queue_log lines", extra={"skipped": result.skipped})
+    return result.entries
+
+
 class FactRecorder:
     def __init__(self, redis: aioredis.Redis, tracker: QueueTracker, queue: str, timezone: str,
-                 retention_days: float, clock: Callable[[], float]) -> None:
+                 retention_days: float, clock: Callable[[], float], queue_log: str = "") -> None:
         self.redis = redis
         self.tracker = tracker
         self.queue = queue
         self.zone = ZoneInfo(timezone)
         self.retention = int(retention_days * 86400)
         self.clock = clock
+        self.queue_log = Path(queue_log) if queue_log else None
         self.written = 0
         self._pending: list[tuple[str, dict[str, str]]] = []
         self._last_sample_minute: int | None = None
+        self._last_event: float | None = None
+        # The last event seen before the link was lost: where the queue_log read starts after the reconnect
+        # (later events, from the new connection, may arrive before the read).
+        self._gap_since: float | None = None
+        self._backfill_due = False
+
+    def _add(self, fact: dict[str, str]) -> None:
+        self._pending.append((CALLS + local_day(float(fact["t"]), self.zone), fact))
 
     def on_changes(self, changes: list[dict[str, Any]], now: float) -> None:
         for change in changes:
+            if change.get("type") == "link_lost":
+                if self._gap_since is None:
+                    self._gap_since = self._last_event
+                continue
+            if change.get("type") == "resync":
+                self._backfill_due = self.queue_log is not None  # the link is back: read what it missed
+                continue
             fact = call_facts(change, now)
             if fact is not None:
-                self._pending.append((CALLS + local_day(float(fact["t"]), self.zone), fact))
+                self._add(fact)
+                self._last_event = max(self._last_event or now, now)
+
+    async def backfill(self) -> int:
+        """Write the facts of the queue_log's lines since shortly before the last event seen before the link
+        was lost (or, in a new process, the last one written; or the start of the day); returns how many."""
+        assert self.queue_log is not None
+        stored = None if self._gap_since is not None else await self.redis.get(LAST_EVENT)
+        last_seen = self._gap_since if self._gap_since is not None else float(stored) if stored else None
+        if last_seen is not None:
+            since = last_seen - QUEUE_LOG_MARGIN
+        else:
+            since, _ = day_bounds(datetime.fromtimestamp(self.clock(), self.zone).date(), self.zone)
+        entries = await asyncio.to_thread(read_queue_log, self.queue_log, since)
+        facts = [fact for entry in entries if (fact := queue_log_fact(entry, self.queue)) is not None]
+        for fact in facts:
+            self._add(fact)
+        self._backfill_due = False
+        self._gap_since = None
+        if facts:
+            log.info("report facts read from the queue_log", extra={"facts": len(facts), "since": since})
+        return len(facts)
 
     def sample_staffing(self) -> None:
         """Once a (simulated) minute: operators logged in, available, and talking."""
@@ -101,15 +190,22 @@ class FactRecorder:
                                "talk": str(talking)}))
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
+        while self._pending:
+            await self._flush_chunk()
+
+    async def _flush_chunk(self) -> None:
+        # Chunked: a queue_log read after a long outage can add a day's facts at once.
+        batch, self._pending = self._pending[:FLUSH_CHUNK], self._pending[FLUSH_CHUNK:]
+        last_event = max((float(fields["t"]) for key, fields in batch if key.startswith(CALLS)), default=None)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, fields in batch:
                     pipe.xadd(key, fields)  # type: ignore[arg-type]
                 for key in {key for key, _ in batch}:
                     pipe.expire(key, self.retention)
+                if last_event is not None and self._last_event is not None:
+                    # Never past the last live event: a later read must start before anything the link missed.
+                    pipe.set(LAST_EVENT, f"{min(last_event, self._last_event):.3f}")
                 await pipe.execute()
             self.written += len(batch)
         except Exception:
@@ -124,6 +220,8 @@ class FactRecorder:
                 await asyncio.sleep(FLUSH_SECONDS)
                 self.sample_staffing()
                 try:
+                    if self._backfill_due:
+                        await self.backfill()
                     await self.flush()
                 except Exception as exc:
                     stop_if_cancelled()
