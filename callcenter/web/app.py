@@ -18,6 +18,7 @@ from callcenter.storage import connect
 from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotline, ivr, me, reports, video
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
+from callcenter.web.remote import forwarded_middleware, networks
 
 # The vocabulary shipped with the package, used when the configured file is not there (tests, a bare install).
 DEFAULT_STATUSES = Path(__file__).resolve().parents[2] / "config" / "case_statuses.toml"
@@ -42,8 +43,8 @@ def create_app(
 ) -> web.Application:
     registry, http_metrics = create_registry()
     app = web.Application(
-        middlewares=[request_id_middleware, metrics_middleware(http_metrics), json_errors_middleware,
-                     auth.auth_middleware],
+        middlewares=[forwarded_middleware(networks(settings.http.trusted_proxies)), request_id_middleware,
+                     metrics_middleware(http_metrics), json_errors_middleware, auth.auth_middleware],
         client_max_size=settings.http.max_body_bytes,
     )
     app[SETTINGS] = settings

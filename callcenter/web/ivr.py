@@ -7,18 +7,18 @@ Accepted from the configured PBX addresses, or with the shared token in `X-IVR-T
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import math
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 from aiohttp import web
 
-from callcenter.hotline.view import queue_view
+from callcenter.hotline.view import ESTIMATE_FRESH_SECONDS, queue_view
 from callcenter.web.errors import ApiError
 from callcenter.web.hotline import PBX_LINK
 from callcenter.web.keys import HOURS, SETTINGS
 from callcenter.web.openapi import QueryParam, operation
+from callcenter.web.remote import in_networks, networks
 
 routes = web.RouteTableDef()
 IVR_TEXT = {"type": "string", "description": "key=value pairs joined by &"}
@@ -34,13 +34,7 @@ def check_ivr_access(request: web.Request) -> None:
     token = request.headers.get("X-IVR-Token", "")
     if settings.token and token and hmac.compare_digest(token.encode(), settings.token.encode()):
         return
-    remote = request.remote or ""
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        address = None
-    if address is not None and any(address in ipaddress.ip_network(allowed, strict=False)
-                                   for allowed in settings.allowed_addresses):
+    if in_networks(request.remote or "", networks(settings.allowed_addresses)):
         return
     raise ApiError(403, "not_a_pbx", "IVR endpoints answer the PBX only: call from an allowed address or "
                                      "send the X-IVR-Token header")
@@ -76,7 +70,7 @@ async def ivr_wait(request: web.Request) -> web.Response:
     now = link.now()
     hotline = request.app[SETTINGS].hotline
     view = queue_view(link.tracker.queue(link.queue_name, now), now, hotline.service_level_target,
-                      hotline.service_level_seconds)
+                      hotline.service_level_seconds, fresh_for=ESTIMATE_FRESH_SECONDS)
     estimate = view["figures"]["new_caller_estimate_seconds"]
     return dialplan_answer(result="ok", position=view["figures"]["waiting"] + 1,
                            minutes=None if estimate is None else max(1, math.ceil(estimate / 60)))
