@@ -190,6 +190,26 @@ async def test_daily_limit_per_client_address(hotline: Hotline) -> None:
     assert refused.headers["Retry-After"] == "86400"
 
 
+async def test_behind_a_trusted_proxy_each_resident_has_their_own_address_limit(settings: Settings,
+                                                                             redis: aioredis.Redis) -> None:
+    limit = settings.callbacks.per_address_daily_limit
+    async with running_hotline(settings.replace("http", trusted_proxies=["127.0.0.1"]), redis) as hotline:
+        async def ask(index: int, address: str) -> int:
+            response = await hotline.client.post("/api/callbacks", json={"phone": f"8495123{index:04d}"},
+                                                 headers={"X-Forwarded-For": f"{address}, 127.0.0.1"})
+            return response.status
+
+        assert [await ask(index, "203.0.113.7") for index in range(limit + 1)] == [201] * limit + [429]
+        assert await ask(limit + 1, "203.0.113.8") == 201  # another resident behind the same proxy
+    # Not behind a trusted proxy: the header is the client's own claim and changes nothing.
+    await redis.flushdb()
+    async with running_hotline(settings, redis) as direct:
+        statuses = [(await direct.client.post("/api/callbacks", json={"phone": f"8495223{index:04d}"},
+                                              headers={"X-Forwarded-For": f"198.51.100.{index}"})).status
+                    for index in range(limit + 1)]
+        assert statuses == [201] * limit + [429]
+
+
 async def test_out_of_hours_request_is_dialled_at_the_next_opening(hotline: Hotline) -> None:
     hotline.clock.now = msk(21, 30)
     request = await hotline.ask("84951234567")
@@ -203,6 +223,17 @@ async def test_out_of_hours_request_is_dialled_at_the_next_opening(hotline: Hotl
     [originate] = hotline.sim.originates
     assert originate.headers["Channel"] == f"Local/{request['id']}@callback-placeholder"
     assert originate.headers["Exten"] == "+74951234567"
+
+
+async def test_a_retry_that_falls_after_closing_is_carried_over(hotline: Hotline) -> None:
+    hotline.sim.originate_script["+74951234568"] = deque(["noanswer"])
+    hotline.clock.now = msk(19, 55)
+    request = await hotline.ask("84951234568")
+    assert await hotline.dial(request["id"]) == "dialled"
+    retry = await hotline.settled(request["id"], {Status.SCHEDULED})
+    assert (retry.due_at, retry.carried_over) == (msk(8, 0, day=25), 1)
+    history = await hotline.store.history(request["id"])
+    assert history[-1]["reason"].endswith("retry at the next opening")
 
 
 async def test_no_answer_is_retried_after_the_interval_then_succeeds(hotline: Hotline) -> None:
@@ -281,6 +312,25 @@ async def test_a_callback_at_position_five_keeps_its_place(hotline: Hotline) -> 
     # The operator's dashboard was told which callback app_queue connected them to.
     assert [(p["operator"], p["interface"], p["callback"]["id"]) for p in popped] == \
         [("op1", "Local/1@agents", answer["id"])]
+
+
+async def test_callbacks_due_but_not_reached_by_closing_are_carried_over(hotline: Hotline) -> None:
+    """A backlog (a busy worker, a queue of callbacks) leaves callbacks due and undialled at closing: they move
+    to the next opening and count as carried over, whether the sweep or their late job sees them first."""
+    hotline.clock.now = msk(19, 40)
+    by_sweep = await hotline.ask("84951110011")
+    by_job = await hotline.ask("84951110012")
+    hotline.clock.now = msk(20, 1)
+    assert await hotline.dial(by_job["id"]) == "rescheduled"
+    await hotline.client.app[CALLBACK_MONITOR].sweep()
+    moved = [await hotline.store.get(r["id"]) for r in (by_sweep, by_job)]
+    assert [(c.status, c.due_at, c.carried_over) for c in moved] == [("scheduled", msk(8, 0, day=25), 1)] * 2
+    await hotline.client.app[CALLBACK_MONITOR].sweep()  # a second sweep that night changes nothing
+    assert [(await hotline.store.get(r["id"])).carried_over for r in (by_sweep, by_job)] == [1, 1]
+    # One requested after closing was never due today: it waits for the opening, not carried over.
+    night = await hotline.ask("84951110013")
+    await hotline.client.app[CALLBACK_MONITOR].sweep()
+    assert (await hotline.store.get(night["id"])).carried_over == 0
 
 
 async def test_carry_over_at_closing_keeps_the_order(hotline: Hotline) -> None:
