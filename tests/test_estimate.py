@@ -6,6 +6,7 @@ import random
 import pytest
 
 from callcenter.hotline.estimate import (
+    MAX_SIMULATED_POSITIONS,
     RING_SECONDS,
     AbandonRate,
     AppQueueEstimate,
@@ -112,6 +113,43 @@ def test_free_operators_mean_only_the_ring_and_giving_up_shortens_later_waits() 
     assert impatient[0] == pytest.approx(patient[0], abs=2)  # nobody ahead to give up
     assert impatient[5] < patient[5] / 2
     assert simulated_waits([], 0, 2, nearly_fixed(100), 0.0, 3) == [math.inf, math.inf]
+
+
+def test_far_back_positions_continue_the_played_ones_at_the_floors_rate() -> None:
+    floor = [float(e) for e in range(0, 400, 2)]  # 200 operators on calls of about 100 s
+    played = simulated_waits(floor, 0, MAX_SIMULATED_POSITIONS, nearly_fixed(100), 0.0, 3)
+    long = simulated_waits(floor, 0, 3 * MAX_SIMULATED_POSITIONS, nearly_fixed(100), 0.0, 3)
+    assert long[:MAX_SIMULATED_POSITIONS] == played
+    # 200 operators finishing a 100 s call each: two callers a second leave the queue, so each further
+    # position adds half a second.
+    step = (long[-1] - long[MAX_SIMULATED_POSITIONS - 1]) / (2 * MAX_SIMULATED_POSITIONS)
+    assert step == pytest.approx(0.5, rel=0.01)
+    impatient = simulated_waits(floor, 0, 3 * MAX_SIMULATED_POSITIONS, nearly_fixed(100), 1 / 60, 3)
+    assert impatient[-1] - impatient[MAX_SIMULATED_POSITIONS - 1] < long[-1] - long[MAX_SIMULATED_POSITIONS - 1]
+
+
+def test_estimates_are_reused_for_a_moment_and_aged_by_the_queue_clock() -> None:
+    from callcenter.hotline.view import position_estimate, position_estimates
+    from callcenter.pbx.tracker import QueueTracker
+    from tests.test_tracker import T0, event, join
+
+    tracker = QueueTracker()
+    tracker.apply(event("QueueMemberAdded", Interface="Local/1@agents", MemberName="op1", Status="1"), T0)
+    tracker.apply(event("AgentCalled", Uniqueid="0", Interface="Local/1@agents"), T0)
+    tracker.apply(event("AgentConnect", Uniqueid="0", Interface="Local/1@agents", HoldTime="0"), T0)
+    for uid in ("1", "2", "3"):
+        join(tracker, uid, T0)
+    queue = tracker.queues["hotline"]
+    real = [100.0]
+    first = position_estimates(queue, T0 + 10, 3, fresh_for=1.0, clock=lambda: real[0])
+    real[0] += 0.5
+    again = position_estimates(queue, T0 + 20, 2, fresh_for=1.0, clock=lambda: real[0])
+    assert again == [pytest.approx(w - 10) for w in first[:2]]  # reused, ten (queue) seconds on
+    assert position_estimate(queue, T0 + 20, 2, fresh_for=1.0, clock=lambda: real[0]) == again[1]
+    real[0] += 1.0
+    queue.stats.handle_fit.mu += 1.0  # calls got longer: a fresh estimate must see it
+    later = position_estimates(queue, T0 + 20, 2, fresh_for=1.0, clock=lambda: real[0])
+    assert later[1] > again[1] + 60
 
 
 def test_the_estimate_is_repeatable() -> None:

@@ -46,6 +46,25 @@ def test_leaving_without_an_operator_ringing_is_an_exit_not_an_answer() -> None:
     assert (counters.exited, counters.answered, counters.abandoned) == (1, 0, 0)
 
 
+def test_a_leave_is_connecting_only_while_some_operator_still_rings_for_that_caller() -> None:
+    tracker = QueueTracker()
+    for uid in ("1", "2", "3"):
+        join(tracker, uid, T0)
+    # ringall-style: two phones ring for caller 1; one gives up, the other is still ringing at the leave.
+    tracker.apply(event("AgentCalled", Uniqueid="1", Interface="Local/a@agents"), T0 + 1)
+    tracker.apply(event("AgentCalled", Uniqueid="1", Interface="Local/b@agents"), T0 + 1)
+    tracker.apply(event("AgentRingNoAnswer", Uniqueid="1", Interface="Local/a@agents"), T0 + 16)
+    assert tracker.apply(event("QueueCallerLeave", Uniqueid="1"), T0 + 17)[0]["reason"] == "connecting"
+    # Caller 2 was rung by a phone that then logged out: leaving afterwards is an exit.
+    tracker.apply(event("AgentCalled", Uniqueid="2", Interface="Local/c@agents"), T0 + 18)
+    tracker.apply(event("QueueMemberRemoved", Interface="Local/c@agents"), T0 + 19)
+    assert tracker.apply(event("QueueCallerLeave", Uniqueid="2"), T0 + 20)[0]["reason"] == "exited"
+    # The phone that rang moved on to caller 3 (a new AgentCalled): caller 1's ring no longer counts for 3.
+    tracker.apply(event("AgentCalled", Uniqueid="3", Interface="Local/b@agents"), T0 + 21)
+    assert tracker.queues["hotline"].ringing == {"3": 1}
+    assert tracker.queues["hotline"].caller("3") is not None and tracker.queues["hotline"].caller("1") is None
+
+
 def test_service_level_and_speed_of_answer() -> None:
     tracker = QueueTracker(service_level_seconds=20)
     for uid, hold in (("1", 5), ("2", 20), ("3", 45)):

@@ -6,11 +6,17 @@ Pure: built from the tracker's state and a clock. The method is in hotline/estim
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from callcenter.hotline.estimate import agents_needed, erlang_c_wait, queue_length_wait, simulated_waits
+from callcenter.hotline.estimate import EstimateMemo, agents_needed, erlang_c_wait, queue_length_wait, simulated_waits
 from callcenter.pbx.tracker import QueueState
+
+# How long (real seconds) a set of estimates is reused by the service: a wait estimate in minutes does not
+# change in a second, and recomputing it for every request was the service's top cost at scale.
+ESTIMATE_FRESH_SECONDS = 1.0
 
 
 def _round(value: float | None) -> float | None:
@@ -34,28 +40,59 @@ def caller_estimate(position: int, serving: int, free: int, handle: float, theta
     return queue_length_wait(position, serving, handle, theta, free_operators=free)
 
 
-def position_estimates(q: QueueState, now: float, positions: int) -> list[float | None]:
-    """Estimated remaining wait for positions 1..positions, from the calls in progress (how long each has
-    lasted), the fitted call-length distribution, the abandonment rate and the learnt ring time."""
+def _estimates(q: QueueState, now: float, positions: int, fresh_for: float,
+               clock: Callable[[], float]) -> EstimateMemo | None:
+    """Estimates covering `positions`: the memo when it is fresh, else computed (None: nobody serves)."""
+    memo = q.stats.estimate_memo
+    if fresh_for > 0 and memo is not None and len(memo.waits) >= positions and \
+            clock() - memo.computed_at < fresh_for and now >= memo.at:
+        return memo  # no walk over the members either: a floor of 1,400 made that a cost of its own
     serving, _ = serving_and_free(q)
+    if serving == 0:
+        return None
     busy = [max(0.0, now - call.answered_at) for call in q.calls.values()]
     available = max(0, serving - len(busy))  # free and ringing operators: the first callers take them
-    if serving == 0:
-        return [None] * positions
-    waits = simulated_waits(busy, available, positions, q.stats.handle_fit, q.stats.abandon.theta,
+    # Everyone waiting, and room to grow (each callback request asks for one more position than the one
+    # before it): the next requests then reuse them. Positions far back cost an addition each.
+    wanted = max(2 * positions, len(q.waiting) + 1) if fresh_for > 0 else positions
+    waits = simulated_waits(busy, available, wanted, q.stats.handle_fit, q.stats.abandon.theta,
                             q.stats.ring.value)
-    return [None if math.isinf(w) else w for w in waits]
+    q.stats.estimate_memo = EstimateMemo(now, clock(), waits)
+    return q.stats.estimate_memo
+
+
+def _aged(wait: float, seconds: float) -> float | None:
+    return None if math.isinf(wait) else max(0.0, wait - seconds)
+
+
+def position_estimates(q: QueueState, now: float, positions: int, *, fresh_for: float = 0.0,
+                       clock: Callable[[], float] = time.monotonic) -> list[float | None]:
+    """Estimated remaining wait for positions 1..positions, from the calls in progress (how long each has
+    lasted), the fitted call-length distribution, the abandonment rate and the learnt ring time.
+
+    With `fresh_for` (real seconds), estimates computed that recently are reused, less the time since."""
+    memo = _estimates(q, now, positions, fresh_for, clock)
+    if memo is None:
+        return [None] * positions
+    return [_aged(wait, now - memo.at) for wait in memo.waits[:positions]]
+
+
+def position_estimate(q: QueueState, now: float, position: int, *, fresh_for: float = 0.0,
+                      clock: Callable[[], float] = time.monotonic) -> float | None:
+    """The estimate for one position (a callback request, a video session), without building the list."""
+    memo = _estimates(q, now, position, fresh_for, clock)
+    return None if memo is None else _aged(memo.waits[position - 1], now - memo.at)
 
 
 def queue_view(q: QueueState, now: float, service_level_target: float,
-               service_level_seconds: float = 20.0) -> dict[str, Any]:
+               service_level_seconds: float = 20.0, fresh_for: float = 0.0) -> dict[str, Any]:
     counters = q.counters
     members = list(q.members.values())
     serving, free = serving_and_free(q)
     handle = q.stats.handle.value
     theta = q.stats.abandon.theta
     waiting = []
-    estimates = position_estimates(q, now, len(q.waiting) + 1)
+    estimates = position_estimates(q, now, len(q.waiting) + 1, fresh_for=fresh_for)
     for caller, estimate in zip(q.waiting, estimates, strict=False):
         waiting.append({
             **asdict(caller),

@@ -17,7 +17,7 @@ header when the PBX sends one (manager.conf timestampevents), which makes replay
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -29,6 +29,7 @@ from callcenter.hotline.estimate import (
     RING_SECONDS,
     AbandonRate,
     AppQueueEstimate,
+    EstimateMemo,
     LogNormalFit,
     RunningMean,
 )
@@ -150,18 +151,22 @@ class QueueStats:
     ring: RunningMean = field(default_factory=lambda: RunningMean(RING_SECONDS, weight=0.1))
     abandon: AbandonRate = field(default_factory=AbandonRate)
     app_queue: AppQueueEstimate = field(default_factory=AppQueueEstimate)
-    recent_joins: list[float] = field(default_factory=list)
+    # A deque trimmed from the left: rebuilding a list at every join was quadratic at ten joins a second.
+    recent_joins: deque[float] = field(default_factory=deque)
+    estimate_memo: EstimateMemo | None = None
 
     def joined(self, now: float, window: float = 900.0) -> None:
         self.recent_joins.append(now)
         cutoff = now - window
-        if self.recent_joins[0] < cutoff:
-            self.recent_joins = [t for t in self.recent_joins if t >= cutoff]
+        while self.recent_joins and self.recent_joins[0] < cutoff:
+            self.recent_joins.popleft()
 
     def arrival_rate(self, now: float, window: float = 900.0) -> float:
         """Joins per second over the last `window` seconds."""
         cutoff = now - window
-        return sum(1 for t in self.recent_joins if t >= cutoff) / window
+        while self.recent_joins and self.recent_joins[0] < cutoff:
+            self.recent_joins.popleft()
+        return len(self.recent_joins) / window
 
 
 @dataclass
@@ -179,9 +184,41 @@ class QueueState:
     baseline_abandoned: int | None = None
     baseline_completed: int | None = None
     abandoned_since_baseline: int = 0
+    # Indexes kept beside `waiting` and the members' `ringing_for`: at a hundred times the traffic, with
+    # hundreds waiting and ringing, scanning them on every event was the tracker's top cost.
+    waiting_by_id: dict[str, Caller] = field(default_factory=dict)
+    ringing: Counter[str] = field(default_factory=Counter)  # uniqueid -> members being rung for it
 
     def caller(self, uniqueid: str) -> Caller | None:
-        return next((c for c in self.waiting if c.uniqueid == uniqueid), None)
+        return self.waiting_by_id.get(uniqueid)
+
+    def set_waiting(self, callers: list[Caller]) -> None:
+        self.waiting = callers
+        self.waiting_by_id = {c.uniqueid: c for c in callers}
+        self.renumber()
+
+    def insert_waiting(self, index: int, caller: Caller) -> None:
+        self.waiting.insert(index, caller)
+        self.waiting_by_id[caller.uniqueid] = caller
+        self.renumber()
+
+    def remove_waiting(self, caller: Caller) -> None:
+        self.waiting.remove(caller)
+        self.waiting_by_id.pop(caller.uniqueid, None)
+        self.renumber()
+
+    def ring(self, member: Member, uniqueid: str | None) -> None:
+        """Set who the member's phone rings for, keeping the count per caller."""
+        if member.ringing_for is not None:
+            self.ringing[member.ringing_for] -= 1
+            if self.ringing[member.ringing_for] <= 0:
+                del self.ringing[member.ringing_for]
+        member.ringing_for = uniqueid
+        if uniqueid is not None:
+            self.ringing[uniqueid] += 1
+
+    def reindex_ringing(self) -> None:
+        self.ringing = Counter(m.ringing_for for m in self.members.values() if m.ringing_for is not None)
 
     def renumber(self) -> None:
         for index, waiting in enumerate(self.waiting, start=1):
@@ -258,8 +295,7 @@ class QueueTracker:
         caller = Caller(uniqueid, channel, m.get("CallerIDNum", "") or "", m.get("CallerIDName", "") or "",
                         _int(m.get("Position"), len(q.waiting) + 1), now, caller_kind(channel))
         index = min(max(caller.position - 1, 0), len(q.waiting))
-        q.waiting.insert(index, caller)
-        q.renumber()
+        q.insert_waiting(index, caller)
         if caller.kind == "call" and uniqueid not in q.seen_today:
             q.seen_today.add(uniqueid)
             q.counters.offered += 1
@@ -285,13 +321,12 @@ class QueueTracker:
         caller = q.caller(uniqueid)
         if caller is None:
             return []
-        q.waiting.remove(caller)
-        q.renumber()
+        q.remove_waiting(caller)
         hold = int(now - caller.joined_at)
         if uniqueid in q.pending_abandon:
             hold = q.pending_abandon.pop(uniqueid)
             reason = "abandoned" if caller.kind == "call" else "withdrawn"
-        elif any(member.ringing_for == uniqueid for member in q.members.values()):
+        elif q.ringing.get(uniqueid):
             q.pending_connect[uniqueid] = caller
             while len(q.pending_connect) > MAX_PENDING_CONNECTS:
                 q.pending_connect.popitem(last=False)
@@ -315,12 +350,12 @@ class QueueTracker:
 
     def _on_AgentCalled(self, q: QueueState, m: Message, now: float) -> list[Change]:
         member = self._member(q, m, now)
-        member.ringing_for = m.get("Uniqueid")
+        q.ring(member, m.get("Uniqueid"))
         return [self._member_change(q, member)]
 
     def _on_AgentRingNoAnswer(self, q: QueueState, m: Message, now: float) -> list[Change]:
         member = self._member(q, m, now)
-        member.ringing_for = None
+        q.ring(member, None)
         return [self._member_change(q, member)]
 
     _on_AgentDump = _on_AgentRingNoAnswer
@@ -333,11 +368,10 @@ class QueueTracker:
             # AgentConnect without a preceding leave (not seen in Asterisk 22, but cheap to accept).
             caller = q.caller(uniqueid)
             if caller is not None:
-                q.waiting.remove(caller)
-                q.renumber()
+                q.remove_waiting(caller)
         hold = _int(m.get("HoldTime"), int(now - caller.joined_at) if caller else 0)
         member.in_call = True
-        member.ringing_for = None
+        q.ring(member, None)
         q.calls[member.interface] = ActiveCall(uniqueid, m.get("CallerIDNum", "") or "", member.interface,
                                                member.name, now, hold)
         if caller is not None and caller.kind == "callback":
@@ -363,7 +397,7 @@ class QueueTracker:
         member = self._member(q, m, now)
         call = q.calls.pop(member.interface, None)
         member.in_call = False
-        member.ringing_for = None
+        q.ring(member, None)
         member.last_call_end = now
         changes: list[Change] = []
         if call is not None:
@@ -384,7 +418,9 @@ class QueueTracker:
 
     def _on_QueueMemberRemoved(self, q: QueueState, m: Message, now: float) -> list[Change]:
         interface = m.get("Interface") or ""
-        q.members.pop(interface, None)
+        removed = q.members.pop(interface, None)
+        if removed is not None:
+            q.ring(removed, None)
         q.calls.pop(interface, None)
         return [{"type": "member_removed", "queue": q.name, "interface": interface}]
 
@@ -464,6 +500,7 @@ class QueueTracker:
             if interface not in fresh:
                 del q.calls[interface]
         q.members = fresh
+        q.reindex_ringing()
 
     def _resync_waiting(self, q: QueueState, params: Message, items: list[Message], now: float) -> None:
         known = {c.uniqueid: c for c in q.waiting}
@@ -479,8 +516,7 @@ class QueueTracker:
             if caller.kind == "call" and uniqueid not in q.seen_today:
                 q.seen_today.add(uniqueid)
                 q.counters.offered += 1
-        q.waiting = waiting
-        q.renumber()
+        q.set_waiting(waiting)
         q.pending_abandon.clear()
         # Callers who were waiting and are gone: their fate happened while the link was down.
         vanished = sum(1 for caller in known.values() if caller.kind == "call")

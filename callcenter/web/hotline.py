@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.hotline.view import queue_view
+from callcenter.hotline.view import ESTIMATE_FRESH_SECONDS, queue_view
 from callcenter.pbx.link import PbxLink
 from callcenter.web.auth import ACCOUNTS, STAFF, session_of
 from callcenter.web.errors import ApiError
@@ -49,7 +49,7 @@ def queue_snapshot(app: web.Application) -> dict[str, Any]:
     state = link.tracker.queue(link.queue_name, now)
     return {"connected": link.connected, "now": now,
             "queue": queue_view(state, now, settings.hotline.service_level_target,
-                            settings.hotline.service_level_seconds)}
+                            settings.hotline.service_level_seconds, fresh_for=ESTIMATE_FRESH_SECONDS)}
 
 
 @routes.get("/api/queue")
