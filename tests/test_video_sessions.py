@@ -4,6 +4,7 @@ and the operator: routing of decoded frames, chat, a drop and a rejoin, the end,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -218,9 +219,17 @@ async def test_outside_working_hours_the_page_is_told_when_it_opens(settings: Se
         await client.close()
 
 
-async def test_the_operator_comes_from_the_hotline_queue_in_the_callers_order(settings: Settings, redis: Any) -> None:
-    """A video consultation waits in the Asterisk queue as a placeholder; app_queue's choice of operator is
-    told to that operator's dashboard; the placeholder is hung up when the video ends."""
+@dataclasses.dataclass
+class QueuedVideo:
+    sim: PbxSimulator
+    client: TestClient
+    link: Any
+    feed: asyncio.Queue[dict[str, Any]]
+
+
+@contextlib.asynccontextmanager
+async def queued_video(settings: Settings) -> AsyncIterator[QueuedVideo]:
+    """The service on the PBX simulator, open all day, with no operator in the queue yet."""
     use_host_addresses(["127.0.0.1"])
     sim = PbxSimulator(SimConfig(agents=0, secret="s", generate_traffic=False))
     await sim.start()
@@ -232,6 +241,18 @@ async def test_the_operator_comes_from_the_hotline_queue_in_the_callers_order(se
     feed = link.feed.listen()
     try:
         await link.client.wait_until(lambda: link.resyncs >= 1, 5)
+        yield QueuedVideo(sim, client, link, feed)
+    finally:
+        link.feed.forget(feed)
+        await client.close()
+        await sim.stop()
+
+
+async def test_the_operator_comes_from_the_hotline_queue_in_the_callers_order(settings: Settings, redis: Any) -> None:
+    """A video consultation waits in the Asterisk queue as a placeholder; app_queue's choice of operator is
+    told to that operator's dashboard; the placeholder is hung up when the video ends."""
+    async with queued_video(settings) as queued:
+        sim, client, link, feed = queued.sim, queued.client, queued.link, queued.feed
         operator_http, csrf = await staff(client, "operator", "petrov")
         started = await (await client.post("/api/video/sessions", json={"mode": "operator", "consent": True})).json()
         session_id = started["session"]["id"]
@@ -257,10 +278,36 @@ async def test_the_operator_comes_from_the_hotline_queue_in_the_callers_order(se
         await asyncio.wait_for(_until(lambda: any(a.name == "Hangup" and a.get("Channel") == f"video-{session_id}"
                                                   for a in sim.actions)), 5)
         await operator_http.close()
-    finally:
-        link.feed.forget(feed)
-        await client.close()
-        await sim.stop()
+
+
+async def test_a_session_given_to_a_phone_nobody_watches_goes_back_to_the_front(settings: Settings,
+                                                                                redis: Any) -> None:
+    """app_queue may connect the placeholder to a queue member without a dashboard account: nobody would see
+    the session, so it goes back to the front of the queue, and the next operator with a dashboard gets it."""
+    async with queued_video(settings) as queued:
+        sim, client, link, feed = queued.sim, queued.client, queued.link, queued.feed
+        operator_http, csrf = await staff(client, "operator", "petrov")
+        started = await (await client.post("/api/video/sessions", json={"mode": "operator", "consent": True})).json()
+        await link.client.wait_until(lambda: bool(link.tracker.queue("hotline", link.now()).waiting), 5)
+        sim.caller_arrives("79160000001", "Later Caller", patience=3600, handle=600)  # behind the session
+        # A phone with no account logs in to the queue (a hot desk, a misconfigured member): it gets the session.
+        sim._add_member("Local/99@agents", "nobody", paused=False)
+
+        def placed() -> list[Any]:
+            return [a for a in sim.actions
+                    if a.name == "Originate" and "@video-placeholder" in (a.get("Channel") or "")]
+
+        await asyncio.wait_for(_until(lambda: len(placed()) == 2), 10)
+        assert "CC_POSITION=1" in placed()[1].get_all("Variable") and "CC_POSITION=1" not in placed()[0].get_all(
+            "Variable")
+        await link.client.wait_until(lambda: [c.kind for c in link.tracker.queue("hotline", link.now()).waiting]
+                                     == ["video", "call"], 5)
+        # The next operator with a dashboard gets it, ahead of the caller who came later.
+        assert (await operator_http.post("/api/me/queue", json={"in": True}, headers=csrf)).status == 200
+        assigned = await asyncio.wait_for(_next(feed, "video_assigned"), 10)
+        assert assigned["session"] == started["session"]["id"] and assigned["for_user"] == "petrov"
+        assert len(placed()) == 2
+        await operator_http.close()
 
 
 async def _next(feed: asyncio.Queue[dict[str, Any]], kind: str) -> dict[str, Any]:

@@ -57,6 +57,10 @@ def out_of_order() -> Iterator[None]:
         raise VideoError(409, exc.code, exc.message) from exc
 
 
+# How many times a session app_queue gave to a phone without a dashboard account goes back to the queue.
+MAX_REQUEUES = 3
+
+
 def placeholder_uniqueid(session_id: str) -> str:
     return PLACEHOLDER_PREFIX + session_id
 
@@ -84,6 +88,7 @@ class VideoService:
         self.sessions: dict[str, VideoSession] = {}
         self.assigned_operator: dict[str, str] = {}
         self.placeholders: set[str] = set()
+        self._requeued: dict[str, int] = {}
         self._pushers: dict[tuple[str, str], Push] = {}
         self._drops: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._wake = asyncio.Event()
@@ -219,9 +224,11 @@ class VideoService:
         username = await self.interface_user(interface) if self.interface_user else None
         async with self._lock:
             session = self.sessions.get(session_id)
-            if session is None or session.ended or username is None:
-                if session is None or session.ended:
-                    await self._hang_up_placeholder(session_id)
+            if session is None or session.ended:
+                await self._hang_up_placeholder(session_id)
+                return
+            if username is None:
+                await self._requeue(session, interface)
                 return
             self.assigned_operator[session_id] = username
         self.notify({"type": "video_assigned", "session": session_id, "for_user": username,
@@ -399,6 +406,7 @@ class VideoService:
             await self.hub.close_session(session.id)
             self.sessions.pop(session.id, None)
             self.assigned_operator.pop(session.id, None)
+            self._requeued.pop(session.id, None)
             for key in [key for key in self._drops if key[0] == session.id]:
                 self._cancel_drop(*key)
         else:
@@ -416,7 +424,18 @@ class VideoService:
             await self._push(session.id, role, {"type": "state", "event": event,
                                                 "session": self.describe(session, staff=role != "resident")})
 
-    async def _seek_operator(self, session: VideoSession) -> None:
+    async def _requeue(self, session: VideoSession, interface: str) -> None:
+        """app_queue gave the session to a phone with no dashboard account, so nobody would see it: the session
+        goes back to the front of the queue for the next operator (a few times; then the panel is left)."""
+        tries = self._requeued.get(session.id, 0)
+        log.warning("a phone without a dashboard account was given a video session", extra={
+            "session": session.id, "interface": interface, "requeued": tries < MAX_REQUEUES})
+        await self._hang_up_placeholder(session.id)
+        if tries < MAX_REQUEUES:
+            self._requeued[session.id] = tries + 1
+            await self._seek_operator(session, position=1)
+
+    async def _seek_operator(self, session: VideoSession, position: int = 0) -> None:
         if self.pbx is None or session.id in self.placeholders:
             return
         uniqueid = placeholder_uniqueid(session.id)
@@ -425,6 +444,8 @@ class VideoService:
                    ("CallerID", f'"VIDEO {session.id}" <video>'), ("ChannelId", f"{uniqueid}-1"),
                    ("OtherChannelId", uniqueid), ("ActionID", f"{uniqueid}-originate"), ("Async", "true"),
                    ("Variable", f"__CC_VIDEO_SESSION={session.id}")]
+        if position:
+            headers.append(("Variable", f"CC_POSITION={position}"))
         try:
             await self.pbx.originate(headers)
             self.placeholders.add(session.id)
