@@ -5,7 +5,7 @@
 
 Each run is `callcenter simulate-day` (separate processes: store, PBX simulator, service, worker); this script
 records its wall time, whether the invariants held, the service's CPU use, and the top of the service's
-profile (cProfile, by cumulative and own time) for the fastest run that held.
+and the PBX simulator's profiles (cProfile, by cumulative and own time) for the fastest run that held.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ def main() -> None:
         if held:
             fastest = workdir
     if fastest is not None:
-        print(f"Where the service's time went in the fastest run that held ({fastest}), by own time:")
-        print(top(fastest / "server.prof"))
+        for process in ("server", "simulator"):
+            print(f"Where the {process}'s time went in the fastest run that held ({fastest}), by own time:")
+            print(top(fastest / f"{process}.prof"))
 
 
 if __name__ == "__main__":

@@ -55,23 +55,29 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from callcenter.server import serve
+def _profiled(name: str, run: Callable[[], Any]) -> Any:
+    """Run one process's body, under cProfile when CALLCENTER_PROFILE names a directory (`<name>.prof` there).
 
-    profile_path = os.environ.get("CALLCENTER_PROFILE")
-    if not profile_path:
-        asyncio.run(serve(_with_logging(args)))
-        return 0
-    # Where the service's time goes under a simulated day's load (benchmarks/simulate_day.py --profile).
+    Where each process's time goes under a simulated day's load (`simulate-day --profile`)."""
+    directory = os.environ.get("CALLCENTER_PROFILE")
+    if not directory:
+        return run()
     import cProfile
 
     profiler = cProfile.Profile()
     profiler.enable()
     try:
-        asyncio.run(serve(_with_logging(args)))
+        return run()
     finally:
         profiler.disable()
-        profiler.dump_stats(profile_path)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(str(Path(directory) / f"{name}.prof"))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from callcenter.server import serve
+
+    _profiled("server", lambda: asyncio.run(serve(_with_logging(args))))
     return 0
 
 
@@ -121,6 +127,7 @@ def simulator_config(settings: Settings) -> SimConfig:
         acceleration=sim.acceleration, seed=sim.seed, timezone=settings.hotline.timezone,
         resident_answer_probability=sim.resident_answer_probability, originate_log=sim.originate_log,
         callback_share=sim.callback_share, callback_url=sim.callback_url, traffic_until=sim.traffic_until,
+        queue_log=sim.queue_log,
         traffic=TrafficModel(calls_per_day=sim.calls_per_day, mean_handle=sim.mean_handle_seconds,
                              mean_patience=sim.mean_patience_seconds, any_hour=sim.any_hour))
 
@@ -154,7 +161,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         await simulator.stop()
         return simulator.stats()
 
-    stats = asyncio.run(serve_simulator())
+    stats = _profiled("simulator", lambda: asyncio.run(serve_simulator()))
     if settings.simulator.stats_file:
         Path(settings.simulator.stats_file).write_text(json.dumps(stats), encoding="utf-8")
     return 0
@@ -348,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     day.add_argument("--drain-minutes", type=float, default=45.0,
                      help="simulated minutes after closing for the last calls to finish")
     day.add_argument("--until", default="20:00", help="simulate the day up to this time (HH:MM) only")
-    day.add_argument("--profile", action="store_true", help="profile the service (server.prof in the workdir)")
+    day.add_argument("--profile", action="store_true",
+                     help="profile the service and the simulator (server.prof, simulator.prof in the workdir)")
     day.add_argument("--workdir", help="where the processes' logs and data go (default: a new temporary folder)")
     replay_cmd = add("replay", cmd_replay, "feed a recorded AMI stream through the parser and tracker")
     replay_cmd.add_argument("file")

@@ -117,11 +117,15 @@ class HttpSettings:
     port: int = setting(8080, "the web service's TCP port, 1..65535")
     max_body_bytes: int = setting(65536, "largest request body accepted, in bytes (> 0)")
     session_hours: float = setting(12.0, "how long a staff login lasts, hours (> 0)")
+    trusted_proxies: list[str] = setting([], "reverse proxies whose X-Forwarded-For names the resident's address, "
+                                         "e.g. 10.0.0.2 or 10.0.0.0/24 (empty: none)")
 
 
 @dataclass(frozen=True)
 class ReportSettings:
     retention_days: float = setting(400.0, "days the raw facts behind the day reports are kept (> 0)")
+    queue_log: str = setting("", "Asterisk's queue_log file (e.g. /var/log/asterisk/queue_log), read to complete "
+                             "the reports with what happened while the AMI link was down; empty: off")
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class SimulatorSettings:
     callback_url: str = setting("", "where the simulated dialplan requests those callbacks (/api/ivr/callback)")
     stats_file: str = setting("", "write what the simulator counted to this JSON file when it stops")
     traffic_until: float = setting(0.0, "no new simulated callers after this epoch second (0: no limit)")
+    queue_log: str = setting("", "write app_queue's queue_log lines to this file, as Asterisk does; empty: off")
 
 
 @dataclass(frozen=True)
@@ -340,12 +345,14 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     check("redis.url", settings.redis.url == "" or
           settings.redis.url.startswith(("redis://", "rediss://", "unix://")),
           f"'{settings.redis.url}' is not a Redis URL", "redis://127.0.0.1:6379/0, or empty for embedded")
-    for address in settings.ivr.allowed_addresses:
-        try:
-            ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            problems.append(ConfigProblem("ivr.allowed_addresses", f"'{address}' is not an address or network",
-                                          "e.g. 10.0.0.5 or 10.0.0.0/24"))
+    for key, addresses in (("ivr.allowed_addresses", settings.ivr.allowed_addresses),
+                           ("http.trusted_proxies", settings.http.trusted_proxies)):
+        for address in addresses:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                problems.append(ConfigProblem(key, f"'{address}' is not an address or network",
+                                              "e.g. 10.0.0.5 or 10.0.0.0/24"))
     cb = settings.callbacks
     check("callbacks.mode", cb.mode in {"operator_first", "resident_first"}, f"unknown mode '{cb.mode}'",
           "operator_first or resident_first")

@@ -18,7 +18,7 @@ from callcenter.callbacks.monitor import CallbackMonitor
 from callcenter.callbacks.service import CallbackService
 from callcenter.callbacks.store import CallbackStore
 from callcenter.config import Settings
-from callcenter.hotline.view import position_estimates
+from callcenter.hotline.view import ESTIMATE_FRESH_SECONDS, position_estimate
 from callcenter.pbx.ami import AmiClient, AmiError
 from callcenter.pbx.link import PbxLink
 from callcenter.reports.facts import FactRecorder
@@ -76,7 +76,7 @@ def build_service(settings: Settings) -> web.Application:
 
     async def facts_context(app: web.Application) -> AsyncIterator[None]:
         recorder = FactRecorder(app[REDIS], link.tracker, link.queue_name, settings.hotline.timezone,
-                                settings.reports.retention_days, app[CLOCK])
+                                settings.reports.retention_days, app[CLOCK], settings.reports.queue_log)
         link.sinks.append(recorder.on_changes)
         task = asyncio.create_task(recorder.run(), name="report-facts")
         yield
@@ -85,8 +85,10 @@ def build_service(settings: Settings) -> web.Application:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    # The facts recorder starts before the link, so that it hears of the first connect (and reads the queue_log
+    # for the time the service was down).
     app = create_app(settings, redis_url=settings.redis.url, pbx_status=link,
-                     extra_contexts=[pbx_context, facts_context, callbacks_context, screen_pop_context])
+                     extra_contexts=[facts_context, pbx_context, callbacks_context, screen_pop_context])
     app[hotline.PBX_LINK] = link
     wire_video(app, link)
     return app
@@ -116,7 +118,7 @@ def wire_video(app: web.Application, link: PbxLink) -> None:
         caller = state.caller(uniqueid)
         if caller is None:
             return None
-        return caller.position, position_estimates(state, now, caller.position)[-1]
+        return caller.position, position_estimate(state, now, caller.position, fresh_for=ESTIMATE_FRESH_SECONDS)
 
     app[video.VIDEO_PBX] = VideoPlaceholders(link)
     app[video.VIDEO_NOTIFY] = lambda change: link.feed.publish([change])
@@ -169,7 +171,7 @@ def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService
         ahead = sum(1 for caller in state.waiting if caller.kind == "call" and caller.joined_at <= order_key)
 
         def wait_for(position: int) -> float | None:
-            return position_estimates(state, now, position)[-1]
+            return position_estimate(state, now, position, fresh_for=ESTIMATE_FRESH_SECONDS)
 
         return ahead, wait_for
 

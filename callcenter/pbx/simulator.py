@@ -25,11 +25,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from callcenter.pbx.clock import Clock, Handle, LoopClock
 from callcenter.pbx.protocol import FrameSplitter, MalformedFrame, Message, encode_message, parse_frame
+from callcenter.pbx.queuelog import QueueLogEntry, format_line
 from callcenter.pbx.traffic import TrafficModel, caller_identity
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ ORIGINATE_REASONS = {"answer": 4, "noanswer": 3, "busy": 5, "congestion": 8, "fa
 MAX_SESSION_BACKLOG = 4 << 20
 
 
-@dataclass
+@dataclass(eq=False)  # identity: found in lists by `in` and `remove`, thousands of times a second
 class SimMember:
     interface: str
     name: str
@@ -56,7 +57,7 @@ class SimMember:
     penalty: int = 0
 
 
-@dataclass
+@dataclass(eq=False)  # identity: found in lists by `in` and `remove`, thousands of times a second
 class SimCaller:
     uniqueid: str
     linkedid: str
@@ -117,6 +118,8 @@ class SimConfig:
     callback_url: str = ""
     # No new callers after this moment (epoch; 0: none): a simulation of part of a day.
     traffic_until: float = 0.0
+    # Append app_queue's queue_log lines to this file, as Asterisk does (empty: none).
+    queue_log: str = ""
 
 
 class PbxSimulator:
@@ -152,8 +155,12 @@ class PbxSimulator:
         self.on_originate: list[Callable[[OriginateRecord], None]] = []
         self._server: asyncio.Server | None = None
         self._traffic_timer: Handle | None = None
+        self._next_arrival_at: float | None = None
         self.port = 0
         self.stalled = False
+        self._queue_log: TextIO | None = None
+        if config.queue_log:
+            self._queue_log = open(config.queue_log, "a", encoding="utf-8")  # noqa: SIM115 - open for the run
 
     # -- clock ---------------------------------------------------------------------------------------------
 
@@ -191,6 +198,9 @@ class PbxSimulator:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        if self._queue_log is not None:
+            self._queue_log.close()
+            self._queue_log = None
 
     def drop_connections(self) -> None:
         """Close every AMI session at once (fault tests: a restarting or unreachable PBX)."""
@@ -211,6 +221,13 @@ class PbxSimulator:
         return name
 
     # -- events --------------------------------------------------------------------------------------------
+
+    def queue_log(self, caller: SimCaller, agent: str, event: str, *data: object) -> None:
+        """One app_queue queue_log line, flushed at once: a reader filling a link gap must find it."""
+        if self._queue_log is not None:
+            self._queue_log.write(format_line(QueueLogEntry(self.now(), caller.uniqueid, self.config.queue,
+                                                            agent, event, tuple(str(d) for d in data))))
+            self._queue_log.flush()
 
     def emit(self, name: str, privilege: str, headers: Iterable[tuple[str, str]]) -> bool:
         """Sends an event to every listening session; says whether any session took it (a day simulation
@@ -304,6 +321,7 @@ class PbxSimulator:
         self.emit("Newchannel", "call,all", self._channel_block(caller, context="hotline-queue",
                                                                  state=("0", "Down"), priority="1"))
         self.waiting.append(caller)
+        self.queue_log(caller, "NONE", "ENTERQUEUE", "", number, len(self.waiting))
         caller.seen = self.emit("QueueCallerJoin", "agent,all", [
             *self._channel_block(caller), ("Queue", self.config.queue), ("Position", str(len(self.waiting))),
             ("Count", str(len(self.waiting)))])
@@ -322,6 +340,8 @@ class PbxSimulator:
             caller.patience_timer = self.later(RING_SECONDS, self._leave_for_callback, caller)
             return
         self.exited_for_callback += 1
+        self.queue_log(caller, "NONE", "EXITWITHKEY", "2", self.waiting.index(caller) + 1, caller.original_position,
+                       int(self.now() - caller.joined_at))
         self._observe(caller, "exited", bool(self._leave(caller)))
         self.emit("Hangup", "call,all", [*self._channel_block(caller), ("Cause", "16"),
                                          ("Cause-txt", "Normal Clearing")])
@@ -358,19 +378,22 @@ class PbxSimulator:
                 "ivr_callbacks": self.ivr_callbacks}
 
     def _free_members(self) -> list[SimMember]:
-        free = [m for m in self.members.values() if not (m.paused or m.in_call or m.ringing)]
-        return sorted(free, key=lambda m: (m.penalty, m.last_call))  # longest idle first
+        return [m for m in self.members.values() if not (m.paused or m.in_call or m.ringing)]
 
     def _dispatch(self) -> None:
-        """Offer waiting callers, in order, to free operators."""
-        ringing_for = {id(c) for c in self.waiting if c.member is not None}
+        """Offer waiting callers, in order, to free operators (the longest idle first)."""
+        free: list[SimMember] | None = None
         for caller in self.waiting:
-            if id(caller) in ringing_for:
-                continue
-            free = self._free_members()
+            if caller.member is not None:
+                continue  # being rung already
+            if free is None:
+                # Found once per dispatch, and the best taken with min(): sorting a floor of 1,400 members for
+                # every waiting caller was the simulator's top cost at scale 100.
+                free = self._free_members()
             if not free:
                 return
-            member = free[0]
+            member = min(free, key=lambda m: (m.penalty, m.last_call))
+            free.remove(member)
             member.ringing = True
             caller.member = member
             self.emit("AgentCalled", "agent,all", [*self._channel_block(caller),
@@ -388,6 +411,7 @@ class PbxSimulator:
         if caller.member is not member or caller not in self.waiting:
             return
         caller.member = None
+        self.queue_log(caller, member.name, "RINGNOANSWER", 15000)
         self.emit("AgentRingNoAnswer", "agent,all", [*self._channel_block(caller),
                                                      *self._dest_block(caller, member, ("5", "Ringing")),
                                                      ("Queue", self.config.queue), ("Interface", member.interface),
@@ -427,6 +451,7 @@ class PbxSimulator:
         caller.answered_at = self.now()
         self.answered += caller.originate is None
         self.in_call[member.interface] = caller
+        self.queue_log(caller, member.name, "CONNECT", hold, f"{caller.uniqueid}-{member.name}", int(RING_SECONDS))
         seen = self.emit("AgentConnect", "agent,all", [*self._channel_block(caller),
                                                        *self._dest_block(caller, member, ("6", "Up")),
                                                        ("Queue", self.config.queue), ("Interface", member.interface),
@@ -482,6 +507,8 @@ class PbxSimulator:
         self.completed += 1
         hold = int(caller.answered_at - caller.joined_at)
         talk = int(self.now() - caller.answered_at)
+        self.queue_log(caller, member.name, "COMPLETECALLER" if reason == "caller" else "COMPLETEAGENT", hold, talk,
+                       caller.original_position)
         self.emit("AgentComplete", "agent,all", [*self._channel_block(caller),
                                                  *self._dest_block(caller, member, ("6", "Up")),
                                                  ("Queue", self.config.queue), ("Interface", member.interface),
@@ -499,6 +526,8 @@ class PbxSimulator:
             caller.member.ringing = False
         self.abandoned += 1
         position = self.waiting.index(caller) + 1
+        self.queue_log(caller, "NONE", "ABANDON", position, caller.original_position,
+                       int(self.now() - caller.joined_at))
         self.emit("Hangup", "call,all", [*self._channel_block(caller), ("Cause", "16"),
                                          ("Cause-txt", "Normal Clearing")])
         seen = self.emit("QueueCallerAbandon", "agent,all", [
@@ -514,11 +543,16 @@ class PbxSimulator:
         self._dispatch()
 
     def _schedule_arrival(self) -> None:
-        local = datetime.fromtimestamp(self.now(), self.zone)
+        # Arrivals follow their own (simulated) timeline, not the moment the last one was handled: a busy loop
+        # firing each timer a few milliseconds late would otherwise stretch every gap, and at 32x and a
+        # hundred times the traffic the simulator made less than half of the day's calls.
+        at = max(self._next_arrival_at or self.now(), self.now() - 60)
+        local = datetime.fromtimestamp(at, self.zone)
         hour = local.hour + local.minute / 60 + local.second / 3600
         gap = self.config.traffic.next_arrival(self.rng, hour)
-        if gap != float("inf") and (not self.config.traffic_until or self.now() + gap < self.config.traffic_until):
-            self._traffic_timer = self.later(gap, self._arrival)
+        if gap != float("inf") and (not self.config.traffic_until or at + gap < self.config.traffic_until):
+            self._next_arrival_at = at + gap
+            self._traffic_timer = self.later(max(0.0, self._next_arrival_at - self.now()), self._arrival)
 
     def _arrival(self) -> None:
         self.caller_arrives()
@@ -630,7 +664,10 @@ class PbxSimulator:
                 ("Holdtime", "0"), ("TalkTime", "0"), ("Completed", str(self.completed)),
                 ("Abandoned", str(self.abandoned)), ("ServiceLevel", "20"), ("ServicelevelPerf", "0.0"),
                 ("ServicelevelPerf2", "0.0"), ("Weight", "0")]))
+            only = action.get("Member")  # as app_queue: members matching the filter, every waiting caller
             for member in self.members.values():
+                if only and only not in (member.interface, member.name):
+                    continue
                 block = dict(self._member_block(member))
                 items.append(("QueueMember", [
                     ("Queue", q), ("Name", member.name), ("Location", member.interface),
@@ -758,6 +795,7 @@ class PbxSimulator:
                            self.config.traffic.handle_time(self.rng), originate=action)
         index = min(position - 1, len(self.waiting))
         self.waiting.insert(index, caller)
+        self.queue_log(caller, "NONE", "ENTERQUEUE", "", caller.number, index + 1)
         self.emit("QueueCallerJoin", "agent,all", [*self._channel_block(caller, context=context),
                                                    ("Queue", self.config.queue), ("Position", str(index + 1)),
                                                    ("Count", str(len(self.waiting)))])

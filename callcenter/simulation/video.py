@@ -12,7 +12,8 @@ from functools import lru_cache
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
 
 from callcenter.video.probe import ReplayVideoTrack, encode_sequence, prefer_forwarded_codec
 
@@ -30,7 +31,25 @@ def _peer() -> RTCPeerConnection:
                         peer.addTransceiver("audio", direction="recvonly"),
                         peer.addTransceiver("video", direction="recvonly")):
         prefer_forwarded_codec(transceiver)
+    # What a peer receives must be read: aiortc queues decoded frames without bound, and unread sessions
+    # grew the simulation's driver to 2.7 GB at scale 100.
+    readers: set[asyncio.Task[None]] = set()
+
+    @peer.on("track")
+    def consume(track: MediaStreamTrack) -> None:
+        reader = asyncio.ensure_future(_discard(track))
+        readers.add(reader)
+        reader.add_done_callback(readers.discard)
+
     return peer
+
+
+async def _discard(track: MediaStreamTrack) -> None:
+    try:
+        while True:
+            await track.recv()
+    except MediaStreamError:
+        return  # the track ended with its connection
 
 
 async def _join(http: aiohttp.ClientSession, hello: dict[str, Any]) -> tuple[RTCPeerConnection, Any]:
@@ -46,7 +65,20 @@ async def _join(http: aiohttp.ClientSession, hello: dict[str, Any]) -> tuple[RTC
             break
         if data["type"] == "error" and data["error"] != "bad_message":
             raise RuntimeError(data["error"])
+    # Keep reading, as a browser does: the service's heartbeat closes a socket whose pings go unanswered, and
+    # aiohttp answers them only while someone reads (an unread resident socket ended sessions mid-wait).
+    reader = asyncio.ensure_future(_read_until_closed(ws))
+    _readers.add(reader)
+    reader.add_done_callback(_readers.discard)
     return peer, ws
+
+
+_readers: set[asyncio.Future[None]] = set()
+
+
+async def _read_until_closed(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async for _ in ws:
+        pass
 
 
 async def _staff(base: str, username: str, password: str, statuses: Counter[int]) -> aiohttp.ClientSession:
