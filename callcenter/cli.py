@@ -56,22 +56,34 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _profiled(name: str, run: Callable[[], Any]) -> Any:
-    """Run one process's body, under cProfile when CALLCENTER_PROFILE names a directory (`<name>.prof` there).
+    """Run one process's body, under cProfile when CALLCENTER_PROFILE names a directory (`<name>.prof` there),
+    tracing its allocations when CALLCENTER_TRACEMALLOC does (`<name>.tracemalloc`, what is still held at exit).
 
-    Where each process's time goes under a simulated day's load (`simulate-day --profile`)."""
-    directory = os.environ.get("CALLCENTER_PROFILE")
-    if not directory:
+    Where each process's time and memory go under a simulated day's load (`simulate-day --profile/--memory`).
+    Separate switches: tracing every allocation slows the process enough to spoil the time profile."""
+    profile_dir = os.environ.get("CALLCENTER_PROFILE")
+    memory_dir = os.environ.get("CALLCENTER_TRACEMALLOC")
+    if not profile_dir and not memory_dir:
         return run()
     import cProfile
+    import tracemalloc
 
-    profiler = cProfile.Profile()
-    profiler.enable()
+    profiler = cProfile.Profile() if profile_dir else None
+    if memory_dir:
+        tracemalloc.start()
+    if profiler:
+        profiler.enable()
     try:
         return run()
     finally:
-        profiler.disable()
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        profiler.dump_stats(str(Path(directory) / f"{name}.prof"))
+        if profiler and profile_dir:
+            profiler.disable()
+            Path(profile_dir).mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(str(Path(profile_dir) / f"{name}.prof"))
+        if memory_dir:
+            Path(memory_dir).mkdir(parents=True, exist_ok=True)
+            tracemalloc.take_snapshot().dump(str(Path(memory_dir) / f"{name}.tracemalloc"))
+            tracemalloc.stop()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -315,7 +327,7 @@ def cmd_simulate_day(args: argparse.Namespace) -> int:
                          scale=args.scale, acceleration=args.acceleration, faults=args.faults,
                          link_drop_seconds=args.link_drop_seconds, video_sessions=args.video_sessions,
                          workdir=Path(args.workdir) if args.workdir else None, drain_minutes=args.drain_minutes,
-                         until=args.until, profile=args.profile)
+                         until=args.until, profile=args.profile, memory=args.memory)
     return run_day(settings, options)
 
 
@@ -357,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     day.add_argument("--until", default="20:00", help="simulate the day up to this time (HH:MM) only")
     day.add_argument("--profile", action="store_true",
                      help="profile the service and the simulator (server.prof, simulator.prof in the workdir)")
+    day.add_argument("--memory", action="store_true",
+                     help="trace the service's and the simulator's allocations (server.tracemalloc, "
+                          "simulator.tracemalloc in the workdir: what each still holds at the end)")
     day.add_argument("--workdir", help="where the processes' logs and data go (default: a new temporary folder)")
     replay_cmd = add("replay", cmd_replay, "feed a recorded AMI stream through the parser and tracker")
     replay_cmd.add_argument("file")

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 ENV_PREFIX = "CALLCENTER_"
 # Environment variables that steer the loader itself rather than naming a setting.
 META_ENV = {"CALLCENTER_CONFIG", "CALLCENTER_FAULT_PAUSE", "CALLCENTER_FAULT_FILE", "CALLCENTER_TIMEBASE",
-            "CALLCENTER_PROFILE"}
+            "CALLCENTER_PROFILE", "CALLCENTER_TRACEMALLOC"}
 DEFAULT_CONFIG_PATH = Path("config/callcenter.toml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A value that plainly is a placeholder may stand in the file where a secret goes.

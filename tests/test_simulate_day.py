@@ -6,13 +6,24 @@ The full-size days (3,000 and 300,000 requests) are in benchmarks/simulate_day.p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from callcenter.simulation.deployment import read_usage
 from tests.conftest import REPO
+
+
+def test_a_process_usage_is_read_from_proc() -> None:
+    burn = sum(i * i for i in range(300_000))  # some CPU time of our own to see
+    assert burn > 0
+    usage = read_usage(os.getpid())
+    assert usage is not None
+    assert usage.cpu_seconds > 0 and 10 < usage.rss_mb <= usage.peak_rss_mb
+    assert read_usage(2**22 + 1) is None  # above Linux's largest pid: no such process
 
 
 def simulate(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -33,6 +44,10 @@ def test_a_short_day_keeps_every_invariant(tmp_path: Path) -> None:
     assert "served with operator" in result.stdout
     originates = (tmp_path / "day" / "originates.jsonl").read_text().splitlines()
     assert originates, "callbacks were dialled"
+    # Each process's CPU and memory were followed through the day, and the summary gives the service's.
+    samples = [json.loads(line) for line in (tmp_path / "day" / "usage.jsonl").read_text().splitlines()]
+    assert samples and all(sample["server"]["rss_mb"] > 10 for sample in samples if "server" in sample)
+    assert "processes: " in result.stdout and "server CPU " in result.stdout
 
 
 @pytest.mark.timeout(300)

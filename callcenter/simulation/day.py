@@ -34,7 +34,7 @@ from callcenter.callbacks.store import CallbackStore
 from callcenter.cases.store import CaseStore
 from callcenter.config import Settings
 from callcenter.reports.source import day_report
-from callcenter.simulation.deployment import Deployment, LinkCutter, base_env, start_store, wait_ready
+from callcenter.simulation.deployment import Deployment, LinkCutter, Usage, base_env, start_store, wait_ready
 from callcenter.simulation.plan import DayPlan, Request, plan_day
 from callcenter.storage import connect
 from callcenter.supervisor import free_port, wait_for_port
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 AGENTS_PER_1000 = 6
 STARTUP_SECONDS = 20.0
 VIDEO_TIMEOUT = 300.0  # real seconds a simulated video session may take before it counts as not completed
+USAGE_SAMPLE_SECONDS = 30.0  # real seconds between samples of each process's CPU and memory
 # Marks of an exception nobody handled, in any process's log.
 UNHANDLED = re.compile(r"unhandled error|Task exception was never retrieved|Exception in callback|"
                        r"Unhandled exception")
@@ -62,6 +63,7 @@ class DayOptions:
     drain_minutes: float = 45.0
     until: str = "20:00"  # an earlier time simulates only the first part of the day
     profile: bool = False
+    memory: bool = False
 
 
 @dataclass
@@ -74,6 +76,19 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     retries: int = 0
     settle_seconds: float = 0.0
+    # Per process: the first and the latest sample, and the highest RSS seen (a restart starts afresh).
+    first_usage: dict[str, Usage] = field(default_factory=dict)
+    last_usage: dict[str, Usage] = field(default_factory=dict)
+
+    def record_usage(self, sample: dict[str, Usage]) -> None:
+        for name, usage in sample.items():
+            self.first_usage.setdefault(name, usage)
+            self.last_usage[name] = usage
+
+    def usage_line(self) -> str:
+        return "; ".join(
+            f"{name} CPU {usage.cpu_seconds:.0f} s, RSS {self.first_usage[name].rss_mb:.0f} → peak "
+            f"{usage.peak_rss_mb:.0f} → {usage.rss_mb:.0f} MB" for name, usage in self.last_usage.items())
 
     @property
     def server_errors(self) -> int:
@@ -146,6 +161,8 @@ class Day:
         })
         if self.options.profile:
             env["CALLCENTER_PROFILE"] = str(self.workdir)
+        if self.options.memory:
+            env["CALLCENTER_TRACEMALLOC"] = str(self.workdir)
         await self._prepare_data()
         simulator = deployment.start("simulator", "simulate")
         await asyncio.to_thread(wait_for_port, "127.0.0.1", sim_port, 20.0, lambda: simulator.alive)
@@ -197,13 +214,16 @@ class Day:
             await self.start()
             async with aiohttp.ClientSession(base_url=self.base) as http:
                 self.http = http
+                watching = asyncio.create_task(self._watch_usage())
                 work = [asyncio.create_task(self._requests())]
                 if self.options.faults:
                     work.append(asyncio.create_task(self._faults()))
                 await asyncio.gather(*work)
                 await self.until(self.plan.closes_at + self.options.drain_minutes * 60)
                 await self._settle()
+                watching.cancel()
             assert self.deployment is not None
+            self.tally.record_usage(self.deployment.usage())
             for name in ("worker", "server", "simulator"):
                 self.deployment.stop(name)
             report, failures = await self.check()
@@ -214,6 +234,19 @@ class Day:
                 self.deployment.stop_all()
         print(summary(report, self.plan, self.tally, failures, self.workdir))
         return 1 if failures else 0
+
+    async def _watch_usage(self, every: float = USAGE_SAMPLE_SECONDS) -> None:
+        """Each process's CPU and memory through the day, into usage.jsonl: a leak shows as a climbing line."""
+        assert self.deployment is not None
+        with (self.workdir / "usage.jsonl").open("a", encoding="utf-8") as out:
+            while True:
+                sample = self.deployment.usage()
+                self.tally.record_usage(sample)
+                clock = datetime.fromtimestamp(self.now(), self.zone).strftime("%H:%M:%S")
+                out.write(json.dumps({"at": clock, **{name: dataclasses.asdict(u) for name, u in sample.items()}})
+                          + "\n")
+                out.flush()
+                await asyncio.sleep(every)
 
     async def _requests(self) -> None:
         limit = asyncio.Semaphore(64)
@@ -402,6 +435,8 @@ def summary(report: dict[str, Any], plan: DayPlan, tally: Tally, failures: list[
         f"(real) after the drain",
         f"  calls (or their fates) the AMI link missed, counted from the queue_log: {report['unseen_by_service']}",
     ]
+    if tally.last_usage:
+        lines.append(f"  processes: {tally.usage_line()}")
     if tally.faults:
         lines.append(f"  faults: {'; '.join(tally.faults)}")
     lines.append(f"  logs: {workdir}")

@@ -33,6 +33,32 @@ class Process:
         return self.popen is not None and self.popen.poll() is None
 
 
+@dataclass(frozen=True)
+class Usage:
+    """One process's CPU time and memory, as the kernel counts them."""
+
+    cpu_seconds: float
+    rss_mb: float
+    peak_rss_mb: float
+
+
+def read_usage(pid: int) -> Usage | None:
+    """From /proc: a day's run wants the service's own figures, not the machine's (two cores shared by four
+    processes and the driver). None where there is no /proc or the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
+    fields = stat[stat.rindex(")") + 2:].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime and stime, fields 14 and 15 of stat
+    memory = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+              if line.startswith(("VmRSS:", "VmHWM:"))}
+    return Usage(cpu, memory.get("VmRSS", 0) / 1024, memory.get("VmHWM", 0) / 1024)
+
+
 @dataclass
 class Deployment:
     workdir: Path
@@ -82,6 +108,14 @@ class Deployment:
     def stop_all(self) -> None:
         for name in reversed(list(self.processes)):
             self.stop(name)
+
+    def usage(self) -> dict[str, Usage]:
+        """Each live process's figures now (a restarted process counts from its restart)."""
+        found = {}
+        for name, process in self.processes.items():
+            if process.popen is not None and process.alive and (usage := read_usage(process.popen.pid)):
+                found[name] = usage
+        return found
 
     def logs(self) -> dict[str, str]:
         return {name: p.log_path.read_text(encoding="utf-8", errors="replace") for name, p in self.processes.items()
