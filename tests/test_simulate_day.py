@@ -13,24 +13,27 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.simulation.deployment import read_usage
+from callcenter.simulation.deployment import process_table, read_usage
 from tests.conftest import REPO
 
 
-def test_a_process_usage_is_read_from_proc() -> None:
+def test_a_process_usage_counts_its_children() -> None:
     burn = sum(i * i for i in range(300_000))  # some CPU time of our own to see
     assert burn > 0
-    usage = read_usage(os.getpid())
-    assert usage is not None
-    assert usage.cpu_seconds > 0 and 10 < usage.rss_mb <= usage.peak_rss_mb
+    own = read_usage(os.getpid(), {pid: entry for pid, entry in process_table().items() if pid == os.getpid()})
+    assert own is not None
+    assert own.cpu_seconds > 0 and 10 < own.rss_mb <= own.peak_rss_mb
+    # A child holding 64 MB (as the embedded store's server is the wrapper's child) counts with its parent.
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time; held = bytearray(64 << 20); "
+                              "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        with_child = read_usage(os.getpid())
+        assert with_child is not None and with_child.rss_mb >= own.rss_mb + 60
+    finally:
+        child.kill()
+        child.wait()
     assert read_usage(2**22 + 1) is None  # above Linux's largest pid: no such process
-
-
-def simulate(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callcenter", "simulate-day", "--requests", "240", "--acceleration", "1440",
-         "--video-sessions", "1", "--seed", "7", "--workdir", str(tmp_path / "day"), *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
 
 
 @pytest.mark.timeout(300)

@@ -76,6 +76,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     retries: int = 0
     settle_seconds: float = 0.0
+    requested_after_closing: int = 0
     # Per process: the first and the latest sample, and the highest RSS seen (a restart starts afresh).
     first_usage: dict[str, Usage] = field(default_factory=dict)
     last_usage: dict[str, Usage] = field(default_factory=dict)
@@ -367,7 +368,12 @@ class Day:
         if missing:
             failures.append(f"{len(missing)} accepted callbacks are missing from the store: {missing[:5]}")
         for cb in stored.values():
-            settled = cb.status == "done" or (cb.status == "failed" and cb.reason) or \
+            # A request that reached the service after closing (a late browser, a lagging driver) is rightly
+            # booked for the next opening, not carried over.
+            after_closing = cb.status == "scheduled" and cb.created_at >= self.plan.closes_at \
+                and cb.due_at > self.plan.closes_at
+            self.tally.requested_after_closing += after_closing
+            settled = cb.status == "done" or (cb.status == "failed" and cb.reason) or after_closing or \
                 (cb.carried_over and cb.status in ("scheduled", "queued")) or cb.status == "cancelled"
             if not settled:
                 failures.append(f"callback {cb.id} ended the day {cb.status} ({cb.reason or 'no reason'})")
@@ -432,7 +438,7 @@ def summary(report: dict[str, Any], plan: DayPlan, tally: Tally, failures: list[
         f"{report['video']['wait_for_interpreter']}, for operator {report['video']['wait_for_operator']}",
         f"  HTTP statuses: {dict(sorted(tally.statuses.items()))}; retried while the service restarted "
         f"{tally.retries}; client errors {len(tally.errors)}; callbacks settled {tally.settle_seconds:.0f} s "
-        f"(real) after the drain",
+        f"(real) after the drain; {tally.requested_after_closing} callbacks requested after closing",
         f"  calls (or their fates) the AMI link missed, counted from the queue_log: {report['unseen_by_service']}",
     ]
     if tally.last_usage:

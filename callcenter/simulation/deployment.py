@@ -42,9 +42,8 @@ class Usage:
     peak_rss_mb: float
 
 
-def read_usage(pid: int) -> Usage | None:
-    """From /proc: a day's run wants the service's own figures, not the machine's (two cores shared by four
-    processes and the driver). None where there is no /proc or the process is gone."""
+def _own_usage(pid: int) -> tuple[int, Usage] | None:
+    """One process's parent and figures, from /proc; None where there is no /proc or the process is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         status = Path(f"/proc/{pid}/status").read_text()
@@ -52,11 +51,36 @@ def read_usage(pid: int) -> Usage | None:
         return None
     # The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
     fields = stat[stat.rindex(")") + 2:].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime and stime, fields 14 and 15 of stat
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime: fields 14, 15
     memory = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
               if line.startswith(("VmRSS:", "VmHWM:"))}
-    return Usage(cpu, memory.get("VmRSS", 0) / 1024, memory.get("VmHWM", 0) / 1024)
+    return int(fields[1]), Usage(cpu, memory.get("VmRSS", 0) / 1024, memory.get("VmHWM", 0) / 1024)
+
+
+def process_table() -> dict[int, tuple[int, Usage]]:
+    """Every process's parent and figures now."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (found := _own_usage(int(entry.name))):
+            table[int(entry.name)] = found
+    return table
+
+
+def read_usage(pid: int, table: dict[int, tuple[int, Usage]] | None = None) -> Usage | None:
+    """A process with its descendants (the embedded store's valkey-server, RQ's work horses).
+
+    A day's run wants each part's own figures, not the machine's (two cores shared by four processes and the
+    driver). The peak is the sum of each process's own peak: an upper bound, the peaks need not coincide."""
+    table = process_table() if table is None else table
+    if pid not in table:
+        return None
+    tree, grew = {pid}, True
+    while grew:
+        grown = tree | {child for child, (parent, _) in table.items() if parent in tree}
+        grew, tree = grown != tree, grown
+    members = [table[p][1] for p in tree]
+    return Usage(sum(u.cpu_seconds for u in members), sum(u.rss_mb for u in members),
+                 sum(u.peak_rss_mb for u in members))
 
 
 @dataclass
@@ -110,10 +134,10 @@ class Deployment:
             self.stop(name)
 
     def usage(self) -> dict[str, Usage]:
-        """Each live process's figures now (a restarted process counts from its restart)."""
-        found = {}
+        """Each live process's figures now, with its children's (a restarted process counts from its restart)."""
+        found, table = {}, process_table()
         for name, process in self.processes.items():
-            if process.popen is not None and process.alive and (usage := read_usage(process.popen.pid)):
+            if process.popen is not None and process.alive and (usage := read_usage(process.popen.pid, table)):
                 found[name] = usage
         return found
 
