@@ -36,6 +36,13 @@ def test_a_process_usage_counts_its_children() -> None:
     assert read_usage(2**22 + 1) is None  # above Linux's largest pid: no such process
 
 
+def simulate(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callcenter", "simulate-day", "--requests", "240", "--acceleration", "1440",
+         "--video-sessions", "1", "--seed", "7", "--workdir", str(tmp_path / "day"), *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
+
+
 @pytest.mark.timeout(300)
 def test_a_short_day_keeps_every_invariant(tmp_path: Path) -> None:
     result = simulate(tmp_path)
