@@ -125,7 +125,8 @@ class HttpSettings:
 class ReportSettings:
     retention_days: float = setting(400.0, "days the raw facts behind the day reports are kept (> 0)")
     queue_log: str = setting("", "Asterisk's queue_log file (e.g. /var/log/asterisk/queue_log), read to complete "
-                             "the reports with what happened while the AMI link was down; empty: off")
+                             "the reports and the callbacks' outcomes with what happened while the AMI link was "
+                             "down; empty: off")
 
 
 @dataclass(frozen=True)

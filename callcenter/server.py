@@ -61,8 +61,12 @@ def build_service(settings: Settings) -> web.Application:
         monitor.listeners.append(lambda change: link.feed.publish([change]))
         app[callbacks.HANGUP] = monitor.hang_up
         link.client.on_event(monitor.on_event)
+        link.sinks.append(monitor.on_changes)
+        if link.connected:  # the first resync went by while this part started: read what the link missed
+            monitor.on_changes([{"type": "resync"}], link.now())
         task = asyncio.create_task(monitor.run(), name="callback-monitor")
         yield
+        link.sinks.remove(monitor.on_changes)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -194,7 +198,8 @@ def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService
     service = CallbackService(store, settings, app[HOURS], scheduler, live_queue=live_queue, clock=clock)
     monitor = CallbackMonitor(store, settings, app[HOURS], scheduler, hangup=hangup, clock=clock,
                               sweep_interval=settings.callbacks.sweep_seconds,
-                              placeholder_waiting=lambda uniqueid: placeholder(uniqueid) is not None)
+                              placeholder_waiting=lambda uniqueid: placeholder(uniqueid) is not None,
+                              queue_log=settings.reports.queue_log)
     return service, monitor
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from callcenter.callbacks.model import attempt_action_id, attempt_uniqueid
-from callcenter.callbacks.monitor import CallbackMonitor, callback_key
+from callcenter.callbacks.monitor import CallbackMonitor, callback_key, queue_log_message
 from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.pbx.protocol import Message
+from callcenter.pbx.queuelog import parse_line
 
 
 def event(name: str, **headers: str) -> Message:
@@ -82,3 +83,17 @@ async def test_an_event_that_meets_a_store_blip_is_tried_again() -> None:
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+def test_the_dialplans_queue_log_lines_stand_for_the_lost_user_events() -> None:
+    answered = queue_log_message(parse_line("1795507201|cb0a1b2c-2|hotline|NONE|CALLBACKANSWERED|\n"))
+    assert answered is not None and answered.name == "UserEvent"
+    assert (answered.get("UserEvent"), answered.get("CallbackId"), answered.get("Attempt")) == \
+        ("CallbackAnswered", "cb0a1b2c", "2")
+    result = queue_log_message(parse_line("1795507260|cb0a1b2c-2|hotline|NONE|CALLBACKRESULT|BUSY\n"))
+    assert result is not None and (result.get("UserEvent"), result.get("DialStatus")) == ("CallbackResult", "BUSY")
+    assert callback_key(result) == "cb0a1b2c" and CallbackMonitor.concerns_callbacks(result)
+    # app_queue's own lines about a placeholder, and other calls' lines, are the reports' business.
+    for line in ("1795507201|cb0a1b2c-2|hotline|op1|CONNECT|5|x|1\n",
+                 "1795507201|1795507000.12|hotline|NONE|CALLBACKRESULT|ANSWER\n"):
+        assert queue_log_message(parse_line(line)) is None  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from callcenter.callbacks.model import Status
 from callcenter.callbacks.store import CallbackStore
 from callcenter.config import Settings
 from callcenter.hours import WorkingHours
+from callcenter.pbx.protocol import Message
 from callcenter.pbx.simulator import PbxSimulator, SimConfig
 from callcenter.server import CALLBACK_MONITOR, build_service
 from callcenter.web.callbacks import SCHEDULER
@@ -92,12 +94,15 @@ class Hotline:
 
 
 @contextlib.asynccontextmanager
-async def running_hotline(settings: Settings, redis: aioredis.Redis, **callbacks: Any) -> AsyncIterator[Hotline]:
+async def running_hotline(settings: Settings, redis: aioredis.Redis, queue_log: str = "",
+                          **callbacks: Any) -> AsyncIterator[Hotline]:
     # The simulated PBX's day starts at 10:00 Moscow time, whatever the wall clock says.
     sim = PbxSimulator(SimConfig(agents=1, secret="s", generate_traffic=False, agent_no_answer=0.0,
-                                 acceleration=100, resident_answer_probability=1.0), start_time=msk(10))
+                                 acceleration=100, resident_answer_probability=1.0, queue_log=queue_log),
+                       start_time=msk(10))
     await sim.start()
     configured = settings.replace("ami", host="127.0.0.1", port=sim.port, secret="s")
+    configured = configured.replace("reports", queue_log=queue_log)
     configured = configured.replace("callbacks", retry_minutes_no_answer=10.0, retry_minutes_busy=5.0, **callbacks)
     app = build_service(configured)
     clock = Clock(msk(10))
@@ -252,6 +257,28 @@ async def test_no_answer_is_retried_after_the_interval_then_succeeds(hotline: Ho
     assert len(hotline.sim.originates) == 2
     steps = [(h["from"], h["to"]) for h in await hotline.store.history(request["id"])]
     assert ("queued", "dialling") in steps and steps[-1][1] == "done"
+
+
+async def test_an_outcome_the_link_missed_is_read_from_the_queue_log(settings: Settings, redis: aioredis.Redis,
+                                                                     tmp_path: Path) -> None:
+    queue_log = tmp_path / "queue_log"
+    async with running_hotline(settings, redis, queue_log=str(queue_log), sweep_seconds=0.2) as hotline:
+        lost: list[str] = []
+
+        def lose_the_outcome(message: Message) -> None:
+            # The link goes down as the resident answers, and again as the call ends: neither UserEvent arrives.
+            if message.name == "UserEvent" and message.get("UserEvent") in ("CallbackAnswered", "CallbackResult"):
+                lost.append(message.get("UserEvent") or "")
+                hotline.sim.drop_connections()
+
+        hotline.sim.event_hooks.append(lose_the_outcome)
+        request = await hotline.ask("84951234567")
+        assert await hotline.dial(request["id"]) == "dialled"
+        done = await hotline.settled(request["id"], {Status.DONE}, timeout=20)
+        assert lost == ["CallbackAnswered", "CallbackResult"]
+        assert (done.attempts, done.last_outcome) == (1, "answered")
+        assert f"{request['id']}-1|hotline|NONE|CALLBACKRESULT|ANSWER" in queue_log.read_text()
+        assert len(hotline.sim.originates) == 1  # settled, not dialled again
 
 
 async def test_busy_three_times_fails_with_the_reason(hotline: Hotline) -> None:

@@ -15,6 +15,8 @@ import logging
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from callcenter import timebase
 from callcenter.callbacks import policy
@@ -32,6 +34,7 @@ from callcenter.callbacks.store import CallbackStore, Conflict, NotFound
 from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.pbx.protocol import Message
+from callcenter.pbx.queuelog import QueueLogEntry, read_queue_log
 from callcenter.tasks import stop_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,25 @@ ACTOR = "pbx"
 
 LANES = 16
 EVENT_ATTEMPTS = 3
+
+
+# The queue_log events the dialplan writes beside its callback UserEvents (extensions.conf).
+QUEUE_LOG_ANSWERED = "CALLBACKANSWERED"
+QUEUE_LOG_RESULT = "CALLBACKRESULT"
+QUEUE_LOG_MARGIN = 60.0  # seconds read before the oldest attempt in flight: the PBX's clock and ours differ
+
+
+def queue_log_message(entry: QueueLogEntry) -> Message | None:
+    """The UserEvent a callback's queue_log line stands for, or None (pure)."""
+    ref = parse_attempt(entry.callid)
+    if ref is None or entry.event not in (QUEUE_LOG_ANSWERED, QUEUE_LOG_RESULT):
+        return None
+    callback_id, attempt = ref
+    headers = [("CallbackId", callback_id), ("Attempt", str(attempt))]
+    if entry.event == QUEUE_LOG_ANSWERED:
+        return Message("event", "UserEvent", [("Event", "UserEvent"), ("UserEvent", "CallbackAnswered"), *headers])
+    return Message("event", "UserEvent", [("Event", "UserEvent"), ("UserEvent", "CallbackResult"), *headers,
+                                          ("DialStatus", entry.field(0))])
 
 
 def callback_key(message: Message) -> str:
@@ -55,7 +77,8 @@ class CallbackMonitor:
     def __init__(self, store: CallbackStore, settings: Settings, hours: WorkingHours, scheduler: Scheduler,
                  hangup: Callable[[str], asyncio.Future[None] | None] | None = None,
                  placeholder_waiting: Callable[[str], bool] | None = None,
-                 clock: Callable[[], float] = timebase.now, sweep_interval: float = 5.0) -> None:
+                 clock: Callable[[], float] = timebase.now, sweep_interval: float = 5.0,
+                 queue_log: str = "") -> None:
         self.store = store
         self.settings = settings
         self.hours = hours
@@ -70,6 +93,9 @@ class CallbackMonitor:
         self.lanes: list[asyncio.Queue[Message]] = [asyncio.Queue() for _ in range(LANES)]
         self.handled = 0
         self.listeners: list[Callable[[dict[str, object]], None]] = []
+        # Asterisk's queue_log, read after each (re)connect for the outcomes whose UserEvents the link lost.
+        self.queue_log = Path(queue_log) if queue_log else None
+        self._queue_log_due = False
 
     # -- events --------------------------------------------------------------------------------------------
 
@@ -78,6 +104,33 @@ class CallbackMonitor:
         if self.concerns_callbacks(message):
             key = callback_key(message)
             self.lanes[zlib.crc32(key.encode()) % LANES].put_nowait(message)
+
+    def on_changes(self, changes: list[dict[str, Any]], now: float) -> None:
+        """The PBX link's sink: after each (re)connect, the next sweep reads the queue_log."""
+        if self.queue_log is not None and any(change.get("type") == "resync" for change in changes):
+            self._queue_log_due = True
+
+    async def read_missed_outcomes(self) -> int:
+        """Hand the queue_log's outcomes of the attempts in flight to the event lanes; returns how many.
+
+        An attempt's outcome is written after it started, so the read starts at the oldest attempt in flight.
+        An outcome the live link did deliver is harmless twice: an attempt already settled ignores it."""
+        assert self.queue_log is not None
+        self._queue_log_due = False
+        in_flight = await self.store.find(sorted(IN_FLIGHT), limit=100_000)
+        if not in_flight:
+            return 0
+        wanted = {attempt_uniqueid(callback.id, callback.attempts) for callback in in_flight}
+        since = min(callback.attempt_started_at or callback.created_at for callback in in_flight) - QUEUE_LOG_MARGIN
+        entries = await asyncio.to_thread(read_queue_log, self.queue_log, since)
+        found = 0
+        for entry in entries:
+            if entry.callid in wanted and (message := queue_log_message(entry)) is not None:
+                self.on_event(message)
+                found += 1
+        if found:
+            log.info("callback outcomes read from the queue_log", extra={"outcomes": found, "since": since})
+        return found
 
     @staticmethod
     def concerns_callbacks(message: Message) -> bool:
@@ -96,6 +149,8 @@ class CallbackMonitor:
                 stop_if_cancelled()
                 await asyncio.sleep(self.sweep_interval)
                 try:
+                    if self._queue_log_due:
+                        await self.read_missed_outcomes()
                     await self.sweep()
                 except Exception:
                     stop_if_cancelled()

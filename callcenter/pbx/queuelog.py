@@ -20,10 +20,13 @@ the reports read it to complete the facts for the time the link was away (`repor
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+log = logging.getLogger(__name__)
 
 # A line longer than this is not a queue_log line (caller IDs and URLs are short); it is skipped.
 MAX_LINE = 4096
@@ -115,3 +118,16 @@ def read_since(path: Path, since: float) -> ReadResult:
             elif entry.time >= since:
                 entries.append(entry)
     return ReadResult(entries, skipped)
+
+
+def read_queue_log(path: Path, since: float) -> list[QueueLogEntry]:
+    """The queue_log's lines from `since` on; a missing file is logged (a wrong path), not fatal: the reports and
+    the callbacks then only lack what the link missed."""
+    try:
+        result = read_since(path, since)
+    except FileNotFoundError:
+        log.warning("queue_log not found: link gaps cannot be filled", extra={"path": str(path)})
+        return []
+    if result.skipped:
+        log.warning("queue_log lines skipped: not queue_log lines", extra={"skipped": result.skipped})
+    return result.entries

@@ -224,10 +224,19 @@ class PbxSimulator:
 
     def queue_log(self, caller: SimCaller, agent: str, event: str, *data: object) -> None:
         """One app_queue queue_log line, flushed at once: a reader filling a link gap must find it."""
+        self._queue_log_line(caller.uniqueid, agent, event, *data)
+
+    def _queue_log_line(self, callid: str, agent: str, event: str, *data: object) -> None:
         if self._queue_log is not None:
-            self._queue_log.write(format_line(QueueLogEntry(self.now(), caller.uniqueid, self.config.queue,
+            self._queue_log.write(format_line(QueueLogEntry(self.now(), callid, self.config.queue,
                                                             agent, event, tuple(str(d) for d in data))))
             self._queue_log.flush()
+
+    def _callback_logged(self, variables: dict[str, str], event: str, *data: str) -> None:
+        """The dialplan's QueueLog() beside each callback UserEvent (extensions.conf, [cc-lib] and
+        [callback-dial])."""
+        callid = f"{variables.get('CC_CALLBACK_ID', '')}-{variables.get('CC_ATTEMPT', '')}"
+        self._queue_log_line(callid, "NONE", event, *data)
 
     def emit(self, name: str, privilege: str, headers: Iterable[tuple[str, str]]) -> bool:
         """Sends an event to every listening session; says whether any session took it (a day simulation
@@ -483,6 +492,7 @@ class PbxSimulator:
             self.emit("UserEvent", "user,all", [("UserEvent", "CallbackAnswered"),
                                                 ("CallbackId", variables.get("CC_CALLBACK_ID", "")),
                                                 ("Attempt", variables.get("CC_ATTEMPT", ""))])
+            self._callback_logged(variables, "CALLBACKANSWERED")
             self.later(caller.handle, self._callback_over, caller, member, "ANSWER")
         else:
             self._callback_over(caller, member, DIALSTATUS[outcome])
@@ -495,6 +505,7 @@ class PbxSimulator:
                                             ("CallbackId", variables.get("CC_CALLBACK_ID", "")),
                                             ("Attempt", variables.get("CC_ATTEMPT", "")),
                                             ("DialStatus", dial_status)])
+        self._callback_logged(variables, "CALLBACKRESULT", dial_status)
         self._complete(caller, member, "agent")
 
     def _complete(self, caller: SimCaller, member: SimMember, reason: str) -> None:
@@ -820,6 +831,7 @@ class PbxSimulator:
                                                 ("CallbackId", variables.get("CC_CALLBACK_ID", "")),
                                                 ("Attempt", variables.get("CC_ATTEMPT", "")),
                                                 ("DialStatus", DIALSTATUS[outcome])])
+            self._callback_logged(variables, "CALLBACKRESULT", DIALSTATUS[outcome])
             self._dispatch()
 
         self.later(self.config.traffic.handle_time(self.rng) if outcome == "answer" else RING_SECONDS * 3, over)

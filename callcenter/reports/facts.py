@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aioredis
 
 from callcenter.callbacks.model import parse_attempt
-from callcenter.pbx.queuelog import QueueLogEntry, read_since
+from callcenter.pbx.queuelog import QueueLogEntry, read_queue_log
 from callcenter.pbx.tracker import QueueTracker
 from callcenter.reports.day import day_bounds
 from callcenter.tasks import stop_if_cancelled
@@ -102,18 +102,6 @@ def queue_log_fact(entry: QueueLogEntry, queue: str) -> dict[str, str] | None:
     if event in ("COMPLETECALLER", "COMPLETEAGENT"):
         return {"e": "c", **base, "k": _whole(entry.field(1)), "i": entry.agent}
     return None
-
-
-def read_queue_log(path: Path, since: float) -> list[QueueLogEntry]:
-    """The queue_log's lines from `since` on; a missing file is logged (a wrong path), not fatal."""
-    try:
-        result = read_since(path, since)
-    except FileNotFoundError:
-        log.warning("queue_log not found: the reports cannot fill link gaps", extra={"path": str(path)})
-        return []
-    if result.skipped:
-        log.warning("queue_log lines skipped: not queue_log lines", extra={"skipped": result.skipped})
-    return result.entries
 
 
 class FactRecorder:
