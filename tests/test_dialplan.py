@@ -14,7 +14,7 @@ from tests.conftest import REPO
 APPLICATIONS = {
     "Answer", "Background", "Dial", "EndWhile", "ExecIf", "Gosub", "Goto", "GotoIf", "Hangup", "NoOp", "Playback",
     "Queue", "Read", "Return", "SayDigits", "SayNumber", "SayUnixTime", "Set", "UserEvent", "Wait", "WaitExten",
-    "While", "Ringing",
+    "While", "Ringing", "QueueLog",
 }
 # Contexts the service names in its AMI Originates (callbacks) and queue member interfaces.
 SERVICE_CONTEXTS = {"agents", "callback-operator-first", "callback-resident-first", "callback-placeholder"}
