@@ -127,6 +127,16 @@ async def service(settings: Settings, redis: Any) -> AsyncIterator[TestServer]:
         await sim.stop()
 
 
+async def sign_in_as_the_interpreter(page: Any, test_server: TestServer) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(str(test_server.make_url("/")))
+    await page.fill("#username", "ivanova")
+    await page.fill("#password", "interpreter password")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#interpreter-controls")).to_be_visible()
+
+
 async def test_an_interpreter_takes_a_session_from_the_dashboard(service: TestServer) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -137,11 +147,7 @@ async def test_an_interpreter_takes_a_session_from_the_dashboard(service: TestSe
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         context = await browser.new_context()
         page = await context.new_page()
-        await page.goto(str(test_server.make_url("/")))
-        await page.fill("#username", "ivanova")
-        await page.fill("#password", "interpreter password")
-        await page.keyboard.press("Enter")
-        await expect(page.locator("#interpreter-controls")).to_be_visible()
+        await sign_in_as_the_interpreter(page, test_server)
         await page.get_by_role("button", name="Готов принимать").click()
         await expect(page.locator("#interpreter-status")).to_contain_text("Готов принимать")
 
@@ -191,11 +197,7 @@ async def test_a_list_answered_before_an_offer_does_not_wipe_the_offer_out(servi
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = await browser.new_page()
-        await page.goto(str(test_server.make_url("/")))
-        await page.fill("#username", "ivanova")
-        await page.fill("#password", "interpreter password")
-        await page.keyboard.press("Enter")
-        await expect(page.locator("#interpreter-controls")).to_be_visible()
+        await sign_in_as_the_interpreter(page, test_server)
         await expect(page.locator("#link")).to_have_text("на связи")
         await page.route("**/api/video/sessions", hold_the_first_list)
         await page.get_by_role("button", name="Готов принимать").click()
