@@ -77,7 +77,8 @@ class Tally:
     retries: int = 0
     settle_seconds: float = 0.0
     requested_after_closing: int = 0
-    # Per process: the first and the latest sample, and the highest RSS seen (a restart starts afresh).
+    # Per process: the first and the latest sample. The latest carries the kernel's own peak RSS; after a
+    # restart (--faults) its CPU and peak count from the restart.
     first_usage: dict[str, Usage] = field(default_factory=dict)
     last_usage: dict[str, Usage] = field(default_factory=dict)
 
