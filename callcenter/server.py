@@ -21,6 +21,7 @@ from callcenter.config import Settings
 from callcenter.hotline.view import ESTIMATE_FRESH_SECONDS, position_estimate
 from callcenter.pbx.ami import AmiClient, AmiError
 from callcenter.pbx.link import PbxLink
+from callcenter.pbx.tracker import Change
 from callcenter.reports.facts import FactRecorder
 from callcenter.tasks import stop_if_cancelled
 from callcenter.video.service import session_of_placeholder
@@ -124,6 +125,20 @@ def wire_video(app: web.Application, link: PbxLink) -> None:
             return None
         return caller.position, position_estimate(state, now, caller.position, fresh_for=ESTIMATE_FRESH_SECONDS)
 
+    def assign_video_operators(changes: list[Change], now: float) -> None:
+        """app_queue's choice of operator for a placeholder, taken in line with the PBX events. On the
+        dashboards' bounded feed it was lost whenever the screen pops fell 1,000 changes behind (a simulated
+        day at 64x): the operator's phone then sat on a silent placeholder and the resident waited an hour."""
+        service = app.get(video.VIDEO)
+        if service is None:
+            return
+        for change in changes:
+            if change.get("type") == "call_connected":
+                session_id = session_of_placeholder(str(change.get("uniqueid") or ""))
+                if session_id is not None:
+                    service.placeholder_connected(session_id, str(change["interface"]))
+
+    link.sinks.append(assign_video_operators)
     app[video.VIDEO_PBX] = VideoPlaceholders(link)
     app[video.VIDEO_NOTIFY] = lambda change: link.feed.publish([change])
     app[video.QUEUE_WAIT] = queue_wait
@@ -142,12 +157,8 @@ async def screen_pops(app: web.Application, link: PbxLink) -> None:
                 continue
             if parse_attempt(str(change.get("uniqueid") or "")) is not None:
                 continue  # a callback placeholder: the callback itself is shown, not a caller ID match
-            video_session = session_of_placeholder(str(change.get("uniqueid") or ""))
-            if video_session is not None:
-                service = app.get(video.VIDEO)
-                if service is not None:
-                    await service.operator_connected(video_session, str(change["interface"]))
-                continue
+            if session_of_placeholder(str(change.get("uniqueid") or "")) is not None:
+                continue  # a video session's placeholder: its operator is told by the video sink
             try:
                 found = await store.by_phone(str(change["callerid"]))
                 for case in found:

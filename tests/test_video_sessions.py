@@ -228,13 +228,15 @@ class QueuedVideo:
 
 
 @contextlib.asynccontextmanager
-async def queued_video(settings: Settings) -> AsyncIterator[QueuedVideo]:
+async def queued_video(settings: Settings, feed_size: int | None = None) -> AsyncIterator[QueuedVideo]:
     """The service on the PBX simulator, open all day, with no operator in the queue yet."""
     use_host_addresses(["127.0.0.1"])
     sim = PbxSimulator(SimConfig(agents=0, secret="s", generate_traffic=False))
     await sim.start()
     settings = settings.replace("hours", open="00:00", close="24:00").replace("video", recordings="")
     app = build_service(settings.replace("ami", host="127.0.0.1", port=sim.port, secret="s"))
+    if feed_size is not None:
+        app[PBX_LINK].feed.maxsize = feed_size
     client = TestClient(TestServer(app))
     await client.start_server()
     link = app[PBX_LINK]
@@ -277,6 +279,28 @@ async def test_the_operator_comes_from_the_hotline_queue_in_the_callers_order(se
         assert ended.status == 200
         await asyncio.wait_for(_until(lambda: any(a.name == "Hangup" and a.get("Channel") == f"video-{session_id}"
                                                   for a in sim.actions)), 5)
+        await operator_http.close()
+
+
+async def test_the_operator_is_assigned_even_when_the_dashboards_feed_overflows(settings: Settings,
+                                                                                 redis: Any) -> None:
+    """The dashboards' feed drops a slow listener's backlog. app_queue's choice of operator for a video must
+    not ride on it: under a simulated day's load the screen pops fell behind, the connect was dropped, and the
+    operator's phone sat on a silent placeholder for an hour. A one-change feed drops every connect."""
+    async with queued_video(settings, feed_size=1) as queued:
+        client, link = queued.client, queued.link
+        operator_http, csrf = await staff(client, "operator", "petrov")
+        started = await (await client.post("/api/video/sessions", json={"mode": "operator", "consent": True})).json()
+        session_id = started["session"]["id"]
+        await link.client.wait_until(lambda: bool(link.tracker.queue("hotline", link.now()).waiting), 5)
+        assert (await operator_http.post("/api/me/queue", json={"in": True}, headers=csrf)).status == 200
+        service = client.app[VIDEO]
+        await _eventually(lambda: service.assigned_operator.get(session_id) == "petrov")
+        listing = await (await operator_http.get("/api/video/sessions")).json()
+        session = next(s for s in listing["sessions"] if s["id"] == session_id)
+        assert session["assigned_operator"] == "petrov"
+        joined = await operator_http.post(f"/api/video/sessions/{session_id}/join", headers=csrf)
+        assert joined.status == 200 and (await joined.json())["session"]["state"] == "with_operator"
         await operator_http.close()
 
 

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from redis.exceptions import RedisError
+
 from callcenter import timebase
 from callcenter.config import VideoSettings
 from callcenter.hours import WorkingHours
@@ -219,6 +221,17 @@ class VideoService:
             await self._after(session, "operator_joined")
             return session
 
+    def placeholder_connected(self, session_id: str, interface: str) -> None:
+        """The PBX link's news, handed over without waiting: the link's reader must not wait on the store."""
+        self._spawn(self._assign_quietly(session_id, interface))
+
+    async def _assign_quietly(self, session_id: str, interface: str) -> None:
+        try:
+            await self.operator_connected(session_id, interface)
+        except RedisError as exc:
+            # The operator's phone is connected; they can still take the session from the video panel.
+            log.warning("video operator not assigned", extra={"session": session_id, "error": str(exc)})
+
     async def operator_connected(self, session_id: str, interface: str) -> None:
         """app_queue connected an operator's phone to the session's placeholder."""
         username = await self.interface_user(interface) if self.interface_user else None
@@ -229,6 +242,8 @@ class VideoService:
                 return
             if username is None:
                 await self._requeue(session, interface)
+                return
+            if self.assigned_operator.get(session_id) == username:
                 return
             self.assigned_operator[session_id] = username
         self.notify({"type": "video_assigned", "session": session_id, "for_user": username,
