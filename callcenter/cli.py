@@ -96,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from callcenter.worker import run_worker
 
-    run_worker(_with_logging(args), burst=args.burst)
+    _profiled("worker", lambda: run_worker(_with_logging(args), burst=args.burst))
     return 0
 
 
@@ -368,10 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="simulated minutes after closing for the last calls to finish")
     day.add_argument("--until", default="20:00", help="simulate the day up to this time (HH:MM) only")
     day.add_argument("--profile", action="store_true",
-                     help="profile the service and the simulator (server.prof, simulator.prof in the workdir)")
+                     help="profile the service, the worker and the simulator (server.prof, worker.prof, "
+                          "simulator.prof in the workdir)")
     day.add_argument("--memory", action="store_true",
-                     help="trace the service's and the simulator's allocations (server.tracemalloc, "
-                          "simulator.tracemalloc in the workdir: what each still holds at the end)")
+                     help="trace the service's, the worker's and the simulator's allocations "
+                          "(server.tracemalloc, worker.tracemalloc, simulator.tracemalloc in the workdir: what "
+                          "each still holds at the end)")
     day.add_argument("--workdir", help="where the processes' logs and data go (default: a new temporary folder)")
     replay_cmd = add("replay", cmd_replay, "feed a recorded AMI stream through the parser and tracker")
     replay_cmd.add_argument("file")

@@ -67,7 +67,7 @@ def process_table() -> dict[int, tuple[int, Usage]]:
 
 
 def read_usage(pid: int, table: dict[int, tuple[int, Usage]] | None = None) -> Usage | None:
-    """A process with its descendants (the embedded store's valkey-server, RQ's work horses).
+    """A process with its descendants (the embedded store's valkey-server, the worker's RQ scheduler).
 
     A day's run wants each part's own figures, not the machine's (two cores shared by four processes and the
     driver). The peak is the sum of each process's own peak: an upper bound, the peaks need not coincide."""
