@@ -153,6 +153,10 @@ async def screen_pops(app: web.Application, link: PbxLink) -> None:
         while True:
             stop_if_cancelled()
             change = await changes.get()
+            if change.get("type") == "resync" and change.get("reason") == "fell behind":
+                # Pops for calls already under way are of no use late; the operator can still search the case.
+                log.warning("screen pops fell behind the PBX events; the backlog was dropped")
+                continue
             if change.get("type") != "call_connected" or not change.get("callerid"):
                 continue
             if parse_attempt(str(change.get("uniqueid") or "")) is not None:
