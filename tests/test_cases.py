@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
+from callcenter.callbacks.model import attempt_uniqueid
 from callcenter.cases.importer import check_file
 from callcenter.cases.model import Case, load_vocabulary
 from callcenter.cases.store import CaseStore
@@ -240,6 +242,45 @@ async def test_screen_pop_on_a_replayed_agent_connect(settings: Settings) -> Non
         assert [c["number"] for c in change["cases"]] == ["100200399"]
         shown = await client.app[CASES].audit_records()
         assert (shown[0]["channel"], shown[0]["case"], shown[0]["result"]) == ("screen_pop", "100200399", "shown")
+    finally:
+        await client.close()
+        await server.stop()
+
+
+async def test_a_burst_of_connects_pops_each_operators_own_cases(settings: Settings, redis: aioredis.Redis) -> None:
+    """Connects arriving together are looked up side by side: every operator gets the cases of their own
+    caller, in the order app_queue connected them; callback and video placeholders get no pop."""
+    server = TranscriptServer((TRANSCRIPTS / "queue_call_answered.ami").read_bytes())
+    await server.start()
+    configured = settings.replace("ami", host="127.0.0.1", port=server.port, secret="x", ping_interval=3600)
+    client = TestClient(TestServer(build_service(configured)))
+    await client.start_server()
+    link = client.app[PBX_LINK]
+    callers = 150  # more than one batch, fewer than a listener's queue holds
+    try:
+        await client.app[CASES].upsert_all([
+            Case(f"3000{i:05d}", "Пособие", "Тест", "1950-01-01", [f"7916{i:07d}"], "in_review", "2026-11-01")
+            for i in range(callers)])
+        await link.client.wait_until(lambda: link.resyncs >= 1, 5)
+        changes = link.feed.listen()
+        burst = [{"type": "call_connected", "interface": f"PJSIP/{i}", "uniqueid": f"1795000000.{i}",
+                  "callerid": f"7916{i:07d}"} for i in range(callers)]
+        burst += [{"type": "call_connected", "interface": "PJSIP/cb", "uniqueid": attempt_uniqueid("cb0123abcd", 1),
+                   "callerid": "79160000001"},
+                  {"type": "call_connected", "interface": "PJSIP/video", "uniqueid": "video-v0123456789ab",
+                   "callerid": "79160000002"}]
+        link.feed.publish(burst)
+        pops: list[dict[str, Any]] = []
+        while len(pops) < callers:
+            change = await asyncio.wait_for(changes.get(), 10)
+            if change["type"] == "screen_pop":
+                pops.append(change)
+        assert [p["interface"] for p in pops] == [f"PJSIP/{i}" for i in range(callers)]
+        assert all([c["number"] for c in p["cases"]] == [f"3000{i:05d}"] for i, p in enumerate(pops))
+        shown = await client.app[CASES].audit_records(count=1000)
+        assert sorted((r["channel"], r["case"]) for r in shown) == [("screen_pop", f"3000{i:05d}")
+                                                                    for i in range(callers)]
+        assert changes.empty()  # nothing for the placeholders
     finally:
         await client.close()
         await server.stop()
