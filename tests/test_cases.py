@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
+from callcenter import server
 from callcenter.callbacks.model import attempt_uniqueid
 from callcenter.cases.importer import check_file
 from callcenter.cases.model import Case, load_vocabulary
@@ -250,37 +251,68 @@ async def test_screen_pop_on_a_replayed_agent_connect(settings: Settings) -> Non
 async def test_a_burst_of_connects_pops_each_operators_own_cases(settings: Settings, redis: aioredis.Redis) -> None:
     """Connects arriving together are looked up side by side: every operator gets the cases of their own
     caller, in the order app_queue connected them; callback and video placeholders get no pop."""
-    server = TranscriptServer((TRANSCRIPTS / "queue_call_answered.ami").read_bytes())
-    await server.start()
-    configured = settings.replace("ami", host="127.0.0.1", port=server.port, secret="x", ping_interval=3600)
+    pops, shown = await _burst_of_connects(settings, callers=150, placeholders=True)
+    assert [p["interface"] for p in pops] == [f"PJSIP/{i}" for i in range(150)]
+    assert all([c["number"] for c in p["cases"]] == [f"3000{i:05d}"] for i, p in enumerate(pops))
+    assert sorted((r["channel"], r["case"]) for r in shown) == [("screen_pop", f"3000{i:05d}") for i in range(150)]
+
+
+async def test_screen_pops_that_fall_too_far_behind_drop_the_oldest(
+        settings: Settings, redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Past the backlog the oldest connects lose their pop (their calls have gone on longest), and the log
+    says how many; the newest still pop."""
+    monkeypatch.setattr(server, "SCREEN_POP_BACKLOG", 100)
+    pops, shown = await _burst_of_connects(settings, callers=150, placeholders=False)
+    assert [p["interface"] for p in pops] == [f"PJSIP/{i}" for i in range(50, 150)]
+    assert len(shown) == 100
+    dropped = [r for r in caplog.records if r.getMessage().startswith("screen pops fell behind")]
+    assert [getattr(r, "dropped", None) for r in dropped] == [50]
+
+
+async def _burst_of_connects(settings: Settings, callers: int, placeholders: bool
+                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The service on a recorded Asterisk session; `callers` connects (and two placeholders) handed to the
+    link's consumers at once, as one read off the AMI socket does. Returns the pops and the audit."""
+    server_ = TranscriptServer((TRANSCRIPTS / "queue_call_answered.ami").read_bytes())
+    await server_.start()
+    configured = settings.replace("ami", host="127.0.0.1", port=server_.port, secret="x", ping_interval=3600)
     client = TestClient(TestServer(build_service(configured)))
     await client.start_server()
     link = client.app[PBX_LINK]
-    callers = 150  # more than one batch, fewer than a listener's queue holds
     try:
         await client.app[CASES].upsert_all([
             Case(f"3000{i:05d}", "Пособие", "Тест", "1950-01-01", [f"7916{i:07d}"], "in_review", "2026-11-01")
             for i in range(callers)])
         await link.client.wait_until(lambda: link.resyncs >= 1, 5)
         changes = link.feed.listen()
-        burst = [{"type": "call_connected", "interface": f"PJSIP/{i}", "uniqueid": f"1795000000.{i}",
-                  "callerid": f"7916{i:07d}"} for i in range(callers)]
-        burst += [{"type": "call_connected", "interface": "PJSIP/cb", "uniqueid": attempt_uniqueid("cb0123abcd", 1),
-                   "callerid": "79160000001"},
-                  {"type": "call_connected", "interface": "PJSIP/video", "uniqueid": "video-v0123456789ab",
-                   "callerid": "79160000002"}]
-        link.feed.publish(burst)
+        burst: list[dict[str, Any]] = [
+            {"type": "call_connected", "interface": f"PJSIP/{i}", "uniqueid": f"1795000000.{i}",
+             "callerid": f"7916{i:07d}"} for i in range(callers)]
+        if placeholders:  # their caller IDs match cases: only the filter keeps them from popping
+            burst += [{"type": "call_connected", "interface": "PJSIP/cb", "uniqueid": attempt_uniqueid("cb0123abcd", 1),
+                       "callerid": "79160000001"},
+                      {"type": "call_connected", "interface": "PJSIP/video", "uniqueid": "video-v0123456789ab",
+                       "callerid": "79160000002"}]
+        for sink in link.sinks:
+            sink(burst, link.now())
         pops: list[dict[str, Any]] = []
-        while len(pops) < callers:
+        expected = min(callers, server.SCREEN_POP_BACKLOG)
+        while len(pops) < expected:
             change = await asyncio.wait_for(changes.get(), 10)
             if change["type"] == "screen_pop":
                 pops.append(change)
-        assert [p["interface"] for p in pops] == [f"PJSIP/{i}" for i in range(callers)]
-        assert all([c["number"] for c in p["cases"]] == [f"3000{i:05d}"] for i, p in enumerate(pops))
         shown = await client.app[CASES].audit_records(count=1000)
-        assert sorted((r["channel"], r["case"]) for r in shown) == [("screen_pop", f"3000{i:05d}")
-                                                                    for i in range(callers)]
-        assert changes.empty()  # nothing for the placeholders
+        # The placeholders' pops, had they been made, would have been published with the same batch.
+        assert not any(change["type"] == "screen_pop" for change in _drain(changes))
+        return pops, shown
     finally:
         await client.close()
-        await server.stop()
+        await server_.stop()
+
+
+def _drain(queue: asyncio.Queue[dict[str, Any]]) -> list[dict[str, Any]]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

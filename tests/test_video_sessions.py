@@ -282,8 +282,8 @@ async def test_the_operator_comes_from_the_hotline_queue_in_the_callers_order(se
         await operator_http.close()
 
 
-async def test_the_operator_is_assigned_even_when_the_dashboards_feed_overflows(
-        settings: Settings, redis: Any, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_operator_is_assigned_even_when_the_dashboards_feed_overflows(settings: Settings,
+                                                                                 redis: Any) -> None:
     """The dashboards' feed drops a slow listener's backlog. app_queue's choice of operator for a video must
     not ride on it: under a simulated day's load the screen pops fell behind, the connect was dropped, and the
     operator's phone sat on a silent placeholder for an hour. A one-change feed drops every connect."""
@@ -302,8 +302,6 @@ async def test_the_operator_is_assigned_even_when_the_dashboards_feed_overflows(
         joined = await operator_http.post(f"/api/video/sessions/{session_id}/join", headers=csrf)
         assert joined.status == 200 and (await joined.json())["session"]["state"] == "with_operator"
         await operator_http.close()
-    # The screen pops lost their backlog with the connect in it, and said so.
-    assert "screen pops fell behind the PBX events; the backlog was dropped" in caplog.messages
 
 
 async def test_a_session_given_to_a_phone_nobody_watches_goes_back_to_the_front(settings: Settings,
