@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import subprocess
@@ -223,13 +224,8 @@ async def test_operators_search_and_view_are_audited(cases_app: TestClient) -> N
 async def test_screen_pop_on_a_replayed_agent_connect(settings: Settings) -> None:
     """The real recording queue_call_answered played over TCP: its AgentConnect (caller 5551001) pops the
     matching case on the operator's stream, marked not verified."""
-    server = TranscriptServer((TRANSCRIPTS / "queue_call_answered.ami").read_bytes())
-    await server.start()
-    configured = settings.replace("ami", host="127.0.0.1", port=server.port, secret="x", ping_interval=3600)
-    client = TestClient(TestServer(build_service(configured)))
-    await client.start_server()
-    link = client.app[PBX_LINK]
-    try:
+    async with recorded_service(settings) as client:
+        link = client.app[PBX_LINK]
         await client.app[CASES].upsert_all([Case("100200399", "Пособие", "Тест", "1950-01-01", ["5551001"],
                                                  "in_review", "2026-11-01")])
         await link.client.wait_until(lambda: link.resyncs >= 1, 5)
@@ -243,9 +239,6 @@ async def test_screen_pop_on_a_replayed_agent_connect(settings: Settings) -> Non
         assert [c["number"] for c in change["cases"]] == ["100200399"]
         shown = await client.app[CASES].audit_records()
         assert (shown[0]["channel"], shown[0]["case"], shown[0]["result"]) == ("screen_pop", "100200399", "shown")
-    finally:
-        await client.close()
-        await server.stop()
 
 
 async def test_a_burst_of_connects_pops_each_operators_own_cases(settings: Settings, redis: aioredis.Redis) -> None:
@@ -274,13 +267,8 @@ async def _burst_of_connects(settings: Settings, callers: int, placeholders: boo
                              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The service on a recorded Asterisk session; `callers` connects (and two placeholders) handed to the
     link's consumers at once, as one read off the AMI socket does. Returns the pops and the audit."""
-    server_ = TranscriptServer((TRANSCRIPTS / "queue_call_answered.ami").read_bytes())
-    await server_.start()
-    configured = settings.replace("ami", host="127.0.0.1", port=server_.port, secret="x", ping_interval=3600)
-    client = TestClient(TestServer(build_service(configured)))
-    await client.start_server()
-    link = client.app[PBX_LINK]
-    try:
+    async with recorded_service(settings) as client:
+        link = client.app[PBX_LINK]
         await client.app[CASES].upsert_all([
             Case(f"3000{i:05d}", "Пособие", "Тест", "1950-01-01", [f"7916{i:07d}"], "in_review", "2026-11-01")
             for i in range(callers)])
@@ -306,9 +294,6 @@ async def _burst_of_connects(settings: Settings, callers: int, placeholders: boo
         # The placeholders' pops, had they been made, would have been published with the same batch.
         assert not any(change["type"] == "screen_pop" for change in _drain(changes))
         return pops, shown
-    finally:
-        await client.close()
-        await server_.stop()
 
 
 def _drain(queue: asyncio.Queue[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -316,3 +301,18 @@ def _drain(queue: asyncio.Queue[dict[str, Any]]) -> list[dict[str, Any]]:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+@contextlib.asynccontextmanager
+async def recorded_service(settings: Settings) -> AsyncIterator[TestClient]:
+    """The whole service on the real recording queue_call_answered, played over TCP."""
+    server_ = TranscriptServer((TRANSCRIPTS / "queue_call_answered.ami").read_bytes())
+    await server_.start()
+    configured = settings.replace("ami", host="127.0.0.1", port=server_.port, secret="x", ping_interval=3600)
+    client = TestClient(TestServer(build_service(configured)))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+        await server_.stop()
