@@ -89,8 +89,8 @@ class RqScheduler:
         self.queue.enqueue(place_callback, callback_id, job_id=f"{job_id}-now", result_ttl=0, failure_ttl=86400,
                            job_timeout=120)
         # The queued job is as durable as the scheduled one, which would only cost the worker a second job that
-        # does nothing: half its jobs in a simulated day at 64x, where the worker fell behind. Should RQ's
-        # scheduler move the scheduled job first, the duplicate runs and finds the callback taken, as before.
+        # does nothing (the worker is the first part to fall behind, at 64x). Should RQ's scheduler move the
+        # scheduled job first, the duplicate runs and finds the callback taken, as before.
         with contextlib.suppress(NoSuchJobError):
             scheduled = Job.fetch(job_id, connection=self.connection)
             if scheduled.get_status() == JobStatus.SCHEDULED:
