@@ -6,15 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
 from callcenter.callbacks.jobs import QUEUE, RqScheduler
-
-
-def _queued_ids(queue: Queue) -> list[str]:
-    return list(queue.get_job_ids())
 
 
 async def test_a_callback_queued_on_time_leaves_no_second_job(redis_url: str, redis: Any) -> None:
@@ -27,7 +22,7 @@ async def test_a_callback_queued_on_time_leaves_no_second_job(redis_url: str, re
     assert registry.get_job_ids() == [job_id]
 
     scheduler.enqueue_now("cb0123abcd", due)
-    assert _queued_ids(scheduler.queue) == [f"{job_id}-now"]
+    assert scheduler.queue.get_job_ids() == [f"{job_id}-now"]
     assert registry.get_job_ids() == []
     assert not scheduler.connection.exists(Job.key_for(job_id))
 
@@ -40,4 +35,4 @@ async def test_a_job_rq_already_moved_is_left_to_run(redis_url: str, redis: Any)
     job_id = f"place-cb0123abcd-{int(due)}"
     assert Job.fetch(job_id, connection=scheduler.connection).get_status() == JobStatus.QUEUED
     scheduler.enqueue_now("cb0123abcd", due)
-    assert _queued_ids(scheduler.queue) == [job_id, f"{job_id}-now"]
+    assert scheduler.queue.get_job_ids() == [job_id, f"{job_id}-now"]
