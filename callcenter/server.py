@@ -24,6 +24,7 @@ from callcenter.pbx.ami import AmiClient, AmiError
 from callcenter.pbx.link import PbxLink
 from callcenter.pbx.tracker import Change
 from callcenter.reports.facts import FactRecorder
+from callcenter.reports.source import stored_day_record
 from callcenter.tasks import stop_if_cancelled
 from callcenter.video.service import session_of_placeholder
 from callcenter.web import callbacks, cases, hotline, video
@@ -81,6 +82,13 @@ def build_service(settings: Settings) -> web.Application:
             await task
 
     async def facts_context(app: web.Application) -> AsyncIterator[None]:
+        # Today's figures continue from the facts already written today (a restarted service), read before the
+        # link starts: its first resync then knows who was counted already.
+        try:
+            now = app[CLOCK]()
+            link.tracker.restore_today(link.queue_name, await stored_day_record(app[REDIS], settings, now), now)
+        except RedisError as exc:
+            log.warning("today's counters not restored; they start from zero", extra={"error": str(exc)})
         recorder = FactRecorder(app[REDIS], link.tracker, link.queue_name, settings.hotline.timezone,
                                 settings.reports.retention_days, app[CLOCK], settings.reports.queue_log)
         link.sinks.append(recorder.on_changes)
@@ -230,6 +238,10 @@ def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService
         caller = state.caller(uniqueid) if state else None
         return caller.channel if caller else None
 
+    def in_call(uniqueid: str) -> bool:
+        state = link.tracker.queues.get(link.queue_name)
+        return state is not None and any(call.uniqueid == uniqueid for call in state.calls.values())
+
     def hangup(uniqueid: str) -> asyncio.Future[None] | None:
         channel = placeholder(uniqueid)
         if channel is None:
@@ -244,7 +256,8 @@ def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService
     service = CallbackService(store, settings, app[HOURS], scheduler, live_queue=live_queue, clock=clock)
     monitor = CallbackMonitor(store, settings, app[HOURS], scheduler, hangup=hangup, clock=clock,
                               sweep_interval=settings.callbacks.sweep_seconds,
-                              placeholder_waiting=lambda uniqueid: placeholder(uniqueid) is not None,
+                              placeholder_waiting=lambda uniqueid: placeholder(uniqueid) is not None
+                              or in_call(uniqueid),
                               queue_log=settings.reports.queue_log)
     return service, monitor
 

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -188,10 +187,12 @@ async def test_ivr_answer_as_the_dialplan_reads_it_and_the_audit(cases_app: Test
     response = await cases_app.post("/api/ivr/case-status",
                                     data={"case": "100200300", "factor": "15031954", "callerid": "+74951234567"})
     text = await response.text()
-    answer = {k: unquote(v) for k, v in (pair.split("=", 1) for pair in text.split("&"))}
+    # Read exactly as the dialplan does (CUT on & and =, no decoding): the prompt name must arrive playable.
+    answer = dict(pair.split("=", 1) for pair in text.split("&"))
     assert answer["result"] == "ok"
     assert answer["status"] == "in_review"
     assert answer["prompts"].replace("+", "&") == "status/in-review"  # Playback(${REPLACE(..,+,&)})
+    assert "%" not in text
     said = datetime.fromtimestamp(int(answer["date"]), ZoneInfo("Europe/Moscow"))
     assert said.date().isoformat() == "2026-11-10"  # SayUnixTime(..., Europe/Moscow, AdBY)
     assert "text" not in answer
@@ -199,7 +200,10 @@ async def test_ivr_answer_as_the_dialplan_reads_it_and_the_audit(cases_app: Test
                                                                  "callerid": "+74951234567"})
     assert await refused.text() == "result=not_verified"
     malformed = await cases_app.post("/api/ivr/case-status", data={"case": "abc", "factor": "1111"})
-    assert malformed.status == 422
+    # A key=value answer the dialplan can read (a JSON error body broke its expression parser).
+    assert malformed.status == 200 and await malformed.text() == "result=invalid&reason=invalid_case_number"
+    no_factor = await cases_app.post("/api/ivr/case-status", data={"case": "100200300", "factor": "12"})
+    assert await no_factor.text() == "result=invalid&reason=invalid_factor"
     records = list(reversed(await cases_app.app[CASES].audit_records()))
     assert [(r["channel"], r["case"], r["result"]) for r in records] == [
         ("ivr", "100200300", "ok"), ("ivr", "100200300", "not_verified")]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import unquote
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -19,7 +18,7 @@ def dialplan_get(answer: str, key: str) -> str:
     for pair in answer.split("&"):
         name, _, value = pair.partition("=")
         if name == key:
-            return unquote(value)
+            return value  # no decoding: the dialplan has none
     return ""
 
 
@@ -93,3 +92,11 @@ async def test_ivr_endpoints_refuse_strangers_and_accept_the_token(settings: Set
         assert dialplan_get(await no_link.text(), "result") == "unavailable"
     finally:
         await client.close()
+
+
+def test_dialplan_values_drop_what_would_break_the_dialplan() -> None:
+    from callcenter.web.ivr import dialplan_value
+
+    assert dialplan_value("status/decision-due+status/in-review") == "status/decision-due+status/in-review"
+    assert dialplan_value('a&b=c"d$[e]{f},g|h') == "abcdefgh"
+    assert dialplan_value("Заявление принято\r\n") == "Заявление принято"

@@ -31,6 +31,7 @@ from callcenter.callbacks.model import (
     Callback,
     Status,
     attempt_action_id,
+    attempt_dial_channel_id,
     attempt_uniqueid,
     parse_attempt,
 )
@@ -135,11 +136,16 @@ class Dialer:
         if not await self.store.claim_attempt(callback_id, attempt, self.owner):
             return f"attempt {attempt} already claimed"
 
+        placeholder = self.settings.callbacks.mode == "operator_first" and self.settings.callbacks.placeholder
+
         def start(record: Callback) -> str:
-            record.status = Status.DIALLING
+            # With a placeholder the attempt is "queued" before the Originate goes out: Asterisk's failure report
+            # can arrive before this process writes anything more, and it must find the state it settles.
+            record.status = Status.QUEUED if placeholder else Status.DIALLING
             record.attempts = attempt
             record.attempt_started_at = now
-            return f"attempt {attempt} started"
+            return f"attempt {attempt}: placeholder holds the place in the queue" if placeholder \
+                else f"attempt {attempt} started"
 
         try:
             callback = await self.store.update(callback_id, start, actor=self.owner,
@@ -152,15 +158,6 @@ class Dialer:
         log.info("callback attempt sent", extra={"callback": callback_id, "attempt": attempt,
                                                  "mode": self.settings.callbacks.mode})
         await fault_point("after_originate")
-        if self.settings.callbacks.mode == "operator_first" and self.settings.callbacks.placeholder:
-            def queued(record: Callback) -> str:
-                record.status = Status.QUEUED
-                record.attempt_started_at = now
-                return "placeholder holds the place in the queue"
-
-            with contextlib.suppress(Conflict):  # the outcome may have arrived already
-                await self.store.update(callback_id, queued, actor=self.owner, allowed=frozenset({Status.DIALLING}),
-                                        now=now)
         return "dialled"
 
     async def call_now(self, callback_id: str, interface: str, operator: str,
@@ -202,12 +199,14 @@ class Dialer:
             return [("Channel", f"Local/{callback.phone}@callback-resident-first"),
                     ("Context", "callback-resident-first"), ("Exten", "answered"), ("Priority", "1"),
                     ("Timeout", "45000"), ("CallerID", f"<{self.settings.hotline.number}>"),
-                    ("ChannelId", f"{attempt_uniqueid(callback.id, attempt)}-r"), *common]
+                    # The half that waits in the queue once the resident answered: the monitor knows its
+                    # AgentConnect by this id. Asterisk names the other half `<id>;2`, which cannot collide.
+                    ("ChannelId", attempt_uniqueid(callback.id, attempt)), *common]
         position = await self.position_for(callback, now)
         return [("Channel", f"Local/{callback.id}@callback-placeholder"), ("Context", "callback-dial"),
                 ("Exten", callback.phone), ("Priority", "1"), ("Timeout", str(int(cb.placeholder_hours * 3600_000))),
                 ("CallerID", f'"CALLBACK {callback.id}" <{callback.phone}>'),
-                ("ChannelId", f"{attempt_uniqueid(callback.id, attempt)}-1"),
+                ("ChannelId", attempt_dial_channel_id(callback.id, attempt)),
                 ("OtherChannelId", attempt_uniqueid(callback.id, attempt)),
                 ("Variable", f"__CC_POSITION={position}"), *common]
 

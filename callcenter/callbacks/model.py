@@ -34,6 +34,21 @@ def attempt_uniqueid(callback_id: str, attempt: int) -> str:
     return f"{callback_id}-{attempt}"
 
 
+def attempt_dial_channel_id(callback_id: str, attempt: int) -> str:
+    """The Uniqueid of the placeholder's other half (Originate ChannelId), the one that dials the resident.
+
+    Asterisk refuses a new channel whose Uniqueid is a prefix of a live channel's (channel.c do_ids_conflict
+    matches by prefix, ignoring case), so the two halves must not extend each other: `<id>-1` beside
+    `<id>-1-1` made every operator-first Originate fail on a real Asterisk 22."""
+    return f"dial-{attempt_uniqueid(callback_id, attempt)}"
+
+
+def ids_collide(first: str, second: str) -> bool:
+    """Whether Asterisk would refuse one of two channel Uniqueids alive at once (a prefix match, any case)."""
+    a, b = first.lower(), second.lower()
+    return a.startswith(b) or b.startswith(a)
+
+
 def attempt_action_id(callback_id: str, attempt: int) -> str:
     return f"cb-{callback_id}-{attempt}"
 
@@ -56,6 +71,15 @@ class Outcome(StrEnum):
     CONGESTION = "congestion"
     FAILED = "failed"
     TIMEOUT = "timeout"  # no outcome arrived in time
+    # Not the resident's doing, so not counted against their attempts:
+    LOST = "lost"  # the place in the queue was lost before the resident's phone rang (the PBX stopped, a hang-up)
+    OPERATOR_LEFT = "operator_left"  # the operator hung up while the resident's phone was ringing
+    # Resident first: the resident answered, then hung up in the queue before an operator took the call.
+    ABANDONED = "abandoned"
+
+
+# Outcomes that say nothing about the resident: retried at once, not counted as one of their attempts.
+NOT_CHARGED = frozenset({Outcome.LOST, Outcome.OPERATOR_LEFT})
 
 
 # OriginateResponse Reason codes (Asterisk's AST_CONTROL_*): 4 answered, 3 ringing but no answer, 5 busy,
@@ -63,7 +87,9 @@ class Outcome(StrEnum):
 REASON_OUTCOME = {"4": Outcome.ANSWERED, "3": Outcome.NO_ANSWER, "5": Outcome.BUSY, "8": Outcome.CONGESTION,
                   "1": Outcome.NO_ANSWER, "0": Outcome.FAILED}
 DIALSTATUS_OUTCOME = {"ANSWER": Outcome.ANSWERED, "NOANSWER": Outcome.NO_ANSWER, "BUSY": Outcome.BUSY,
-                      "CONGESTION": Outcome.CONGESTION, "CHANUNAVAIL": Outcome.FAILED, "CANCEL": Outcome.NO_ANSWER,
+                      "CONGESTION": Outcome.CONGESTION, "CHANUNAVAIL": Outcome.FAILED,
+                      # The dialling channel hung up while the resident's phone rang: the operator left.
+                      "CANCEL": Outcome.OPERATOR_LEFT, "ABANDON": Outcome.ABANDONED,
                       "DONTCALL": Outcome.FAILED, "TORTURE": Outcome.FAILED, "INVALIDARGS": Outcome.FAILED}
 
 

@@ -23,6 +23,7 @@ from callcenter.callbacks import policy
 from callcenter.callbacks.dialer import Scheduler
 from callcenter.callbacks.model import (
     DIALSTATUS_OUTCOME,
+    NOT_CHARGED,
     REASON_OUTCOME,
     Callback,
     Outcome,
@@ -44,6 +45,12 @@ ACTOR = "pbx"
 
 LANES = 16
 EVENT_ATTEMPTS = 3
+# A placeholder joins the queue within a second of its Originate; one missing from Asterisk's own list for
+# longer than this is gone (Asterisk restarted, the channel was hung up while the link was down).
+PLACEMENT_GRACE_SECONDS = 30.0
+# Outcomes not counted against the resident still end a callback that keeps failing this often: a PBX that
+# refuses every placeholder (a broken dialplan) must not be retried for ever.
+NOT_CHARGED_LIMIT = 3
 
 
 # The queue_log events the dialplan writes beside its callback UserEvents (extensions.conf).
@@ -96,6 +103,7 @@ class CallbackMonitor:
         # Asterisk's queue_log, read after each (re)connect for the outcomes whose UserEvents the link lost.
         self.queue_log = Path(queue_log) if queue_log else None
         self._queue_log_due = False
+        self._reconcile_due = False
 
     # -- events --------------------------------------------------------------------------------------------
 
@@ -107,8 +115,9 @@ class CallbackMonitor:
 
     def on_changes(self, changes: list[dict[str, Any]], now: float) -> None:
         """The PBX link's sink: after each (re)connect, the next sweep reads the queue_log."""
-        if self.queue_log is not None and any(change.get("type") == "resync" for change in changes):
-            self._queue_log_due = True
+        if any(change.get("type") == "resync" for change in changes):
+            self._queue_log_due = self.queue_log is not None
+            self._reconcile_due = True
 
     async def read_missed_outcomes(self) -> int:
         """Hand the queue_log's outcomes of the attempts in flight to the event lanes; returns how many.
@@ -151,6 +160,8 @@ class CallbackMonitor:
                 try:
                     if self._queue_log_due:
                         await self.read_missed_outcomes()
+                    if self._reconcile_due:
+                        await self.reconcile()
                     await self.sweep()
                 except Exception:
                     stop_if_cancelled()
@@ -219,12 +230,16 @@ class CallbackMonitor:
                 await self._move(callback, Status.DIALLING, "an operator took the callback; dialling the resident",
                                  now)
             else:
-                await self._attempt_over(callback, REASON_OUTCOME.get(message.get("Reason") or "0", Outcome.FAILED),
-                                         now)
+                # The resident's leg starts only once an operator has the placeholder, so a failed placeholder
+                # never rang the resident (a stopped PBX, a hang-up): retried at their place, not charged.
+                await self._attempt_over(callback, Outcome.LOST, now)
             return
         if "@callback-resident-first" in channel:
-            outcome = Outcome.ANSWERED if success else REASON_OUTCOME.get(message.get("Reason") or "0", Outcome.FAILED)
-            await self._attempt_over(callback, outcome, now)
+            if success:  # answered: now waiting in the queue; done only once an operator has talked to them
+                await self._move(callback, Status.CONNECTED, "the resident answered; waiting for an operator", now)
+            else:
+                await self._attempt_over(callback, REASON_OUTCOME.get(message.get("Reason") or "0", Outcome.FAILED),
+                                         now)
             return
         # "Call now": the operator's phone rang first.
         if success:
@@ -284,8 +299,16 @@ class CallbackMonitor:
             await self.store.update(callback.id, move, actor=ACTOR, allowed=IN_FLIGHT, now=now)
 
     async def _attempt_over(self, callback: Callback, outcome: Outcome, now: float, detail: str = "") -> None:
-        decision = policy.after_attempt(outcome, callback.rings + 1, now, self.hours, self.settings.callbacks,
-                                        callback.not_after)
+        uncharged = callback.attempts - callback.rings
+        charged = outcome not in NOT_CHARGED or uncharged >= NOT_CHARGED_LIMIT
+        if not charged and outcome in NOT_CHARGED:
+            decision = policy.next_slot(now, self.hours, callback.not_after)
+            if decision.due_at is None:
+                decision = policy.after_attempt(outcome, callback.rings + 1, now, self.hours, self.settings.callbacks,
+                                                callback.not_after)
+        else:
+            decision = policy.after_attempt(outcome, callback.rings + 1, now, self.hours, self.settings.callbacks,
+                                            callback.not_after)
         attempt = callback.attempts
         # A retry that cannot happen before closing waits for the next opening: carried over, and counted so.
         closing = self.hours.closing_time(_utc(now))
@@ -293,7 +316,7 @@ class CallbackMonitor:
 
         def settle(record: Callback) -> str:
             record.last_outcome = outcome.value
-            record.rings += 1
+            record.rings += charged
             if decision.due_at is not None:
                 record.status = Status.SCHEDULED
                 record.due_at = decision.due_at
@@ -333,6 +356,10 @@ class CallbackMonitor:
                     await self._carry_over(callback, now)
                 elif age > cb.placeholder_hours * 3600:
                     await self._close_attempt(callback, now)
+                elif age > cb.attempt_timeout_minutes * 60 and not self.placeholder_waiting(placeholder):
+                    # Claimed and marked, but its Originate never went out (a worker killed in between), or its
+                    # placeholder vanished: the resident was never rung.
+                    await self._attempt_over(callback, Outcome.LOST, now, "no placeholder in the queue")
             elif callback.status == Status.CONNECTED:
                 if age > cb.placeholder_hours * 3600:
                     # The resident answered; the end of the call was never seen (a long gap in the PBX link).
@@ -353,6 +380,24 @@ class CallbackMonitor:
             # Overdue by a minute: its job was lost (a worker killed). Dialling is claimed per attempt, so a
             # second job is harmless.
             await self.scheduler.schedule(callback_id, now)
+
+    async def reconcile(self) -> int:
+        """After a (re)connect: placeholders Asterisk no longer has are lost places, retried at once.
+
+        The tracker's resync has just replaced the queue with Asterisk's own list, so a queued callback whose
+        placeholder is neither waiting nor talking there died with the PBX or during the link gap."""
+        self._reconcile_due = False
+        now = self.clock()
+        lost = 0
+        for callback in await self.store.find([Status.QUEUED], limit=100_000):
+            if now - callback.attempt_started_at < PLACEMENT_GRACE_SECONDS:
+                continue
+            if not self.placeholder_waiting(attempt_uniqueid(callback.id, callback.attempts)):
+                await self._attempt_over(callback, Outcome.LOST, now, "its placeholder was gone after a reconnect")
+                lost += 1
+        if lost:
+            log.warning("callback placeholders lost with the PBX; retried at their place", extra={"callbacks": lost})
+        return lost
 
     async def _close_attempt(self, callback: Callback, now: float) -> None:
         if self.hangup is not None:

@@ -36,9 +36,13 @@ def next_slot(earliest: float, hours: WorkingHours, not_after: float | None) -> 
     return Decision(due)
 
 
-RETRYABLE = {Outcome.NO_ANSWER, Outcome.BUSY, Outcome.CONGESTION, Outcome.FAILED, Outcome.TIMEOUT}
+RETRYABLE = {Outcome.NO_ANSWER, Outcome.BUSY, Outcome.CONGESTION, Outcome.FAILED, Outcome.TIMEOUT, Outcome.LOST,
+             Outcome.OPERATOR_LEFT, Outcome.ABANDONED}
 FAILURE_TEXT = {Outcome.NO_ANSWER: "no answer", Outcome.BUSY: "busy", Outcome.CONGESTION: "network congestion",
-                Outcome.FAILED: "call could not be placed", Outcome.TIMEOUT: "no outcome from the PBX"}
+                Outcome.FAILED: "call could not be placed", Outcome.TIMEOUT: "no outcome from the PBX",
+                Outcome.LOST: "the place in the queue was lost before the resident's phone rang",
+                Outcome.OPERATOR_LEFT: "the operator hung up while the resident's phone rang",
+                Outcome.ABANDONED: "the resident hung up before an operator answered"}
 
 
 def after_attempt(outcome: Outcome, attempts: int, now: float, hours: WorkingHours, settings: CallbackSettings,
@@ -48,8 +52,9 @@ def after_attempt(outcome: Outcome, attempts: int, now: float, hours: WorkingHou
         return Decision(None, "done", "")
     if attempts >= settings.max_attempts:
         return Decision(None, "failed", f"{FAILURE_TEXT[outcome]} after {attempts} attempts")
-    minutes = {Outcome.BUSY: settings.retry_minutes_busy, Outcome.NO_ANSWER: settings.retry_minutes_no_answer}.get(
-        outcome, settings.retry_minutes_failed)
+    minutes = {Outcome.BUSY: settings.retry_minutes_busy, Outcome.NO_ANSWER: settings.retry_minutes_no_answer,
+               # Not the resident's doing: back in the queue at their place right away.
+               Outcome.LOST: 0.0, Outcome.OPERATOR_LEFT: 0.0}.get(outcome, settings.retry_minutes_failed)
     decision = next_slot(now + minutes * 60, hours, not_after)
     if decision.due_at is None:
         return Decision(None, "failed", f"{FAILURE_TEXT[outcome]}; {decision.reason}")

@@ -67,6 +67,12 @@ def placeholder_uniqueid(session_id: str) -> str:
     return PLACEHOLDER_PREFIX + session_id
 
 
+def operator_half_uniqueid(session_id: str) -> str:
+    """The Uniqueid of the placeholder's half that reaches the operator (Originate ChannelId). Not an extension
+    of the queue half's id: Asterisk refuses a channel id that is a prefix of a live one's."""
+    return "operator-" + placeholder_uniqueid(session_id)
+
+
 def session_of_placeholder(uniqueid: str) -> str | None:
     return uniqueid.removeprefix(PLACEHOLDER_PREFIX) if uniqueid.startswith(PLACEHOLDER_PREFIX + "v") else None
 
@@ -456,7 +462,7 @@ class VideoService:
         uniqueid = placeholder_uniqueid(session.id)
         headers = [("Channel", f"Local/{session.id}@video-placeholder"), ("Context", "video-operator"),
                    ("Exten", "s"), ("Priority", "1"), ("Timeout", str(12 * 3600_000)),
-                   ("CallerID", f'"VIDEO {session.id}" <video>'), ("ChannelId", f"{uniqueid}-1"),
+                   ("CallerID", f'"VIDEO {session.id}" <video>'), ("ChannelId", operator_half_uniqueid(session.id)),
                    ("OtherChannelId", uniqueid), ("ActionID", f"{uniqueid}-originate"), ("Async", "true"),
                    ("Variable", f"__CC_VIDEO_SESSION={session.id}")]
         if position:

@@ -79,19 +79,22 @@ async def _verify(request: web.Request, number: str, factor: str, caller: list[t
                          "properties": {"case": {"type": "string"}, "factor": {"type": "string",
                                         "description": "date of birth DDMMYYYY, or the receipt PIN"},
                                         "callerid": {"type": "string"}}},
-           responses={200: ("result=ok|not_verified|locked&status=..&prompts=a+b&date=EPOCH&due=EPOCH[&text=..]",
+           responses={200: ("result=ok|not_verified|locked|invalid&status=..&prompts=a+b&date=EPOCH&due=EPOCH"
+                                 "[&text=..]; invalid&reason=.. for a malformed number or factor",
                             {"type": "string"}),
-                      403: ("not the PBX", None), 422: ("malformed case number or missing factor", None)})
+                      403: ("not the PBX", None)})
 async def ivr_case_status(request: web.Request) -> web.Response:
     check_ivr_access(request)
     form = await request.post()
     values = {**request.query, **{k: v for k, v in form.items() if isinstance(v, str)}}
     store = _store(request)
     number, factor, callerid = values.get("case", ""), values.get("factor", ""), values.get("callerid", "")
+    # The dialplan reads key=value answers only (a JSON error body broke its expressions): a malformed number
+    # or factor is a 200 that the caller hears as "not verified" (a mistyped number guesses at no real case).
     if not store.valid_number(number):
-        raise ApiError(422, "invalid_case_number", "the case number does not have the case number format")
+        return dialplan_answer(result="invalid", reason="invalid_case_number")
     if not factor.isdigit() or not 4 <= len(factor) <= 8:
-        raise ApiError(422, "invalid_factor", "the factor is a date of birth DDMMYYYY or a 4-8 digit PIN")
+        return dialplan_answer(result="invalid", reason="invalid_factor")
     caller = [("phone", callerid)] if callerid else []
     verdict = await _verify(request, number, factor, caller, "ivr", masked_caller(callerid))
     if verdict.case is None:

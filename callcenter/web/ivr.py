@@ -1,7 +1,9 @@
 """Answers for the Asterisk dialplan (CURL): `key=value&key=value`, read with the Gosub cc-lib,get.
 
-Accepted from the configured PBX addresses, or with the shared token in `X-IVR-Token`. Values never contain
-`&` or `=` (they are URL-encoded), so the dialplan's CUT-based reader cannot be confused.
+Accepted from the configured PBX addresses, or with the shared token in `X-IVR-Token`. Values go out as they
+are, because the dialplan uses them as they come (a prompt name `status/decision-due` URL-encoded became
+`status%2Fdecision-due`, which Playback could not find); the characters that would confuse the dialplan's
+CUT-based reader or its `$[...]` expressions are dropped from values instead.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import hmac
 import math
 from datetime import UTC, datetime
-from urllib.parse import quote
+import re
 
 from aiohttp import web
 
@@ -24,8 +26,17 @@ routes = web.RouteTableDef()
 IVR_TEXT = {"type": "string", "description": "key=value pairs joined by &"}
 
 
+# `&` and `=` separate pairs, quotes and brackets end or open an expression, `$`, `{`, `}` start a variable,
+# a comma splits application arguments, `|` and `^` are argument separators too, and line breaks end the body.
+DIALPLAN_UNSAFE = re.compile(r"[&=\"'\[\]$\{\},|^\\\r\n\x00-\x1f]")
+
+
+def dialplan_value(value: object) -> str:
+    return DIALPLAN_UNSAFE.sub("", str(value))
+
+
 def dialplan_answer(**values: object) -> web.Response:
-    body = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in values.items() if value is not None)
+    body = "&".join(f"{key}={dialplan_value(value)}" for key, value in values.items() if value is not None)
     return web.Response(text=body, content_type="text/plain")
 
 
