@@ -258,7 +258,7 @@ def wire_callbacks(app: web.Application, link: PbxLink) -> tuple[CallbackService
                               sweep_interval=settings.callbacks.sweep_seconds,
                               placeholder_waiting=lambda uniqueid: placeholder(uniqueid) is not None
                               or in_call(uniqueid),
-                              queue_log=settings.reports.queue_log)
+                              queue_log=settings.reports.queue_log, link_up=lambda: link.connected)
     return service, monitor
 
 

@@ -453,8 +453,11 @@ async def test_resident_first_mode_dials_the_resident_then_queues_them(settings:
         [originate] = hotline.sim.originates
         assert originate.headers["Channel"] == "Local/+74951234567@callback-resident-first"
         assert (originate.headers["Context"], originate.headers["Exten"]) == ("callback-resident-first", "answered")
+        # Answering is not the end: done only once an operator has talked to the resident.
+        answered = await hotline.settled(request["id"], {Status.CONNECTED, Status.DONE})
+        assert answered.status == Status.CONNECTED
         done = await hotline.settled(request["id"], {Status.DONE})
-        assert (done.attempts, done.last_outcome) == (1, "answered")
+        assert (done.attempts, done.last_outcome) == (1, "answered") and done.operator
 
 
 async def test_the_residents_page(hotline: Hotline) -> None:

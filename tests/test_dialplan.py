@@ -158,3 +158,36 @@ def test_sample_configs_parse_and_hold_no_secrets(conf: str) -> None:
         for key in ("secret", "password"):
             if parser.has_option(section, key):
                 assert parser.get(section, key) == "CHANGE_ME"
+
+
+def test_dial_gosub_options_and_hangup_handlers_use_asterisks_syntax() -> None:
+    """Dial's U() takes a context (and starts at s,1), `^` separating its arguments; a hangup handler is pushed as
+    context,exten,priority. `U(cc-lib^answered^1)` loaded without a warning and failed on every answer."""
+    checked = 0
+    for number, _context, app, args in STEPS:
+        if app == "Dial":
+            for option in re.findall(r"U\(([^)]*)\)", args):
+                target = option.split("^")[0]
+                assert target in CONTEXTS, f"line {number}: U({option}) names no context"
+                assert "s" in CONTEXTS[target].extensions, f"line {number}: U() starts at s,1 in [{target}]"
+                checked += 1
+        if app == "Set" and "hangup_handler_push" in args:
+            handler = args.split("=", 1)[1]
+            resolve(CONTEXTS, *[part.strip() for part in handler.split(",")], f"line {number}")
+            checked += 1
+    assert checked >= 3
+
+
+def test_no_execif_fetches_in_both_branches() -> None:
+    """Asterisk expands both of ExecIf's branches before choosing: a CURL in one runs whatever the condition."""
+    for number, _context, app, args in STEPS:
+        if app == "ExecIf" and ":" in args:
+            assert "CURL(" not in args, f"line {number}: a CURL in an ExecIf branch runs either way"
+
+
+def test_originated_channels_set_the_prompt_language() -> None:
+    """Local channels start in Asterisk's default language (en): the Russian prompts are not found there."""
+    for name in ("callback-dial", "callback-resident-first", "callback-placeholder", "video-placeholder",
+                 "video-operator"):
+        steps = [args for _n, context, app, args in STEPS if context == name and app == "Set"]
+        assert any("CHANNEL(language)" in args for args in steps), name

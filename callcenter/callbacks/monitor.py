@@ -85,7 +85,7 @@ class CallbackMonitor:
                  hangup: Callable[[str], asyncio.Future[None] | None] | None = None,
                  placeholder_waiting: Callable[[str], bool] | None = None,
                  clock: Callable[[], float] = timebase.now, sweep_interval: float = 5.0,
-                 queue_log: str = "") -> None:
+                 queue_log: str = "", link_up: Callable[[], bool] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.hours = hours
@@ -93,6 +93,8 @@ class CallbackMonitor:
         # hangup(uniqueid) drops a placeholder; placeholder_waiting(uniqueid) asks the tracker.
         self.hangup = hangup
         self.placeholder_waiting = placeholder_waiting or (lambda uniqueid: False)
+        # Whether the PBX link is up and its queue view current: only then is a missing placeholder really gone.
+        self.link_up = link_up or (lambda: placeholder_waiting is not None)
         self.clock = clock
         self.sweep_interval = sweep_interval
         # Events of one callback are handled in order, different callbacks side by side: one sequential
@@ -356,9 +358,10 @@ class CallbackMonitor:
                     await self._carry_over(callback, now)
                 elif age > cb.placeholder_hours * 3600:
                     await self._close_attempt(callback, now)
-                elif age > cb.attempt_timeout_minutes * 60 and not self.placeholder_waiting(placeholder):
-                    # Claimed and marked, but its Originate never went out (a worker killed in between), or its
-                    # placeholder vanished: the resident was never rung.
+                elif timebase.real_seconds(age) > PLACEMENT_GRACE_SECONDS and self.link_up() \
+                        and not self.placeholder_waiting(placeholder):
+                    # Claimed and marked, but its Originate never went out (a worker killed in between, a PBX
+                    # going down as it was sent), or its placeholder vanished: the resident was never rung.
                     await self._attempt_over(callback, Outcome.LOST, now, "no placeholder in the queue")
             elif callback.status == Status.CONNECTED:
                 if age > cb.placeholder_hours * 3600:
@@ -390,7 +393,7 @@ class CallbackMonitor:
         now = self.clock()
         lost = 0
         for callback in await self.store.find([Status.QUEUED], limit=100_000):
-            if now - callback.attempt_started_at < PLACEMENT_GRACE_SECONDS:
+            if timebase.real_seconds(now - callback.attempt_started_at) < PLACEMENT_GRACE_SECONDS:
                 continue
             if not self.placeholder_waiting(attempt_uniqueid(callback.id, callback.attempts)):
                 await self._attempt_over(callback, Outcome.LOST, now, "its placeholder was gone after a reconnect")

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from callcenter.accounts.interfaces import state_interface_for
 from callcenter.pbx.clock import Clock, Handle, LoopClock
 from callcenter.pbx.protocol import FrameSplitter, MalformedFrame, Message, encode_message, parse_frame
 from callcenter.pbx.queuelog import QueueLogEntry, format_line
@@ -55,6 +56,13 @@ class SimMember:
     last_pause: float = 0.0
     login_time: float = 0.0
     penalty: int = 0
+    # QueueAdd's StateInterface: the device whose state app_queue follows ("": the interface itself).
+    state_interface: str = ""
+    ring_started: float = 0.0
+
+    @property
+    def device(self) -> str:
+        return self.state_interface or self.interface
 
 
 @dataclass(eq=False)  # identity: found in lists by `in` and `remove`, thousands of times a second
@@ -120,6 +128,10 @@ class SimConfig:
     traffic_until: float = 0.0
     # Append app_queue's queue_log lines to this file, as Asterisk does (empty: none).
     queue_log: str = ""
+    # Devices (PJSIP/101) whose phone is not registered at the start: a member whose StateInterface is one of
+    # them is unavailable (Status 5) and never rung, as app_queue with ringinuse=no. Every other device is
+    # registered; `set_registered` changes it during a run.
+    unregistered: tuple[str, ...] = ()
 
 
 class PbxSimulator:
@@ -135,6 +147,7 @@ class PbxSimulator:
         self._counter = 0
         self._channel_counter = 0
         self.members: dict[str, SimMember] = {}
+        self.unregistered: set[str] = set(config.unregistered)
         self.waiting: list[SimCaller] = []
         self.in_call: dict[str, SimCaller] = {}
         self.completed = 0
@@ -174,7 +187,8 @@ class PbxSimulator:
     def open_day(self) -> None:
         """Log the operators in and start the traffic; `start` does this, a virtual-clock run calls it."""
         for index in range(1, self.config.agents + 1):
-            self._add_member(f"Local/{index}@agents", f"op{index}", paused=False)
+            interface = f"Local/{index}@agents"  # logged in as the service's QueueAdd does it
+            self._add_member(interface, f"op{index}", paused=False, state_interface=state_interface_for(interface))
         if self.config.generate_traffic:
             self._schedule_arrival()
 
@@ -291,13 +305,37 @@ class PbxSimulator:
             (f"{prefix}Linkedid", caller.linkedid),
         ]
 
+    def _unavailable(self, member: SimMember) -> bool:
+        return member.device in self.unregistered
+
+    def _member_status(self, member: SimMember) -> str:
+        """app_queue's Status: the device state of the member's StateInterface, in use (2) while it rings or
+        talks (a phone would say 6 while ringing; this simulator sends no status change at the answer, so it
+        says 2 throughout), unavailable (5) when that device is not registered, else not in use (1)."""
+        if member.in_call or member.ringing:
+            return "2"
+        return "5" if self._unavailable(member) else "1"
+
+    def set_registered(self, device: str, registered: bool) -> None:
+        """A phone registers or goes offline: members watching it change status (QueueMemberStatus), and one
+        that is back is rung again."""
+        if registered:
+            self.unregistered.discard(device)
+        else:
+            self.unregistered.add(device)
+        for member in list(self.members.values()):
+            if member.device == device:
+                self.emit("QueueMemberStatus", "agent,all", self._member_block(member))
+        if registered:
+            self._dispatch()
+
     def _member_block(self, member: SimMember) -> list[tuple[str, str]]:
         return [
             ("Queue", self.config.queue), ("MemberName", member.name), ("Interface", member.interface),
-            ("StateInterface", member.interface), ("Membership", "dynamic"), ("Penalty", str(member.penalty)),
+            ("StateInterface", member.device), ("Membership", "dynamic"), ("Penalty", str(member.penalty)),
             ("CallsTaken", str(member.calls_taken)), ("LastCall", str(int(member.last_call))),
             ("LastPause", str(int(member.last_pause))), ("LoginTime", str(int(member.login_time))),
-            ("InCall", "1" if member.in_call else "0"), ("Status", "2" if member.in_call or member.ringing else "1"),
+            ("InCall", "1" if member.in_call else "0"), ("Status", self._member_status(member)),
             ("Paused", "1" if member.paused else "0"), ("PausedReason", member.paused_reason),
             ("Ringinuse", "0"), ("Wrapuptime", "0"),
         ]
@@ -309,8 +347,10 @@ class PbxSimulator:
 
     # -- queue behaviour -----------------------------------------------------------------------------------
 
-    def _add_member(self, interface: str, name: str, paused: bool, emit: bool = True, penalty: int = 0) -> None:
-        member = SimMember(interface, name, paused=paused, login_time=self.now(), penalty=penalty)
+    def _add_member(self, interface: str, name: str, paused: bool, emit: bool = True, penalty: int = 0,
+                    state_interface: str = "") -> None:
+        member = SimMember(interface, name, paused=paused, login_time=self.now(), penalty=penalty,
+                           state_interface=state_interface)
         self.members[interface] = member
         if emit:
             self.emit("QueueMemberAdded", "agent,all", self._member_block(member))
@@ -387,7 +427,9 @@ class PbxSimulator:
                 "ivr_callbacks": self.ivr_callbacks}
 
     def _free_members(self) -> list[SimMember]:
-        return [m for m in self.members.values() if not (m.paused or m.in_call or m.ringing)]
+        free = [m for m in self.members.values() if not (m.paused or m.in_call or m.ringing)]
+        # ringinuse=no: app_queue rings only members whose device is free (an offline phone is unavailable).
+        return [m for m in free if not self._unavailable(m)] if self.unregistered else free
 
     def _dispatch(self) -> None:
         """Offer waiting callers, in order, to free operators (the longest idle first)."""
@@ -404,6 +446,7 @@ class PbxSimulator:
             member = min(free, key=lambda m: (m.penalty, m.last_call))
             free.remove(member)
             member.ringing = True
+            member.ring_started = self.now()
             caller.member = member
             self.emit("AgentCalled", "agent,all", [*self._channel_block(caller),
                                                    *self._dest_block(caller, member, ("0", "Down")),
@@ -468,6 +511,11 @@ class PbxSimulator:
                                                        ("RingTime", str(int(RING_SECONDS)))])
         if caller.originate is None:
             self._observe(caller, "answered", seen)
+        if caller.originate is not None and "@callback-resident-first" in (caller.originate.get("Channel") or ""):
+            # Resident first: the resident (already on the line) talks; its queue half's hangup handler then
+            # reports ANSWER, as [cc-callback-result] queued does.
+            self.later(caller.handle, self._callback_over, caller, member, "ANSWER")
+            return
         if caller.originate is not None:
             # The placeholder is answered by the queue: its Originate succeeds, the resident is dialled.
             self._originate_answered(caller.originate, caller.channel.replace(";2", ";1"))
@@ -682,7 +730,7 @@ class PbxSimulator:
                 block = dict(self._member_block(member))
                 items.append(("QueueMember", [
                     ("Queue", q), ("Name", member.name), ("Location", member.interface),
-                    ("StateInterface", member.interface), ("Membership", "dynamic"), ("Penalty", str(member.penalty)),
+                    ("StateInterface", member.device), ("Membership", "dynamic"), ("Penalty", str(member.penalty)),
                     ("CallsTaken", block["CallsTaken"]), ("LastCall", block["LastCall"]),
                     ("LastPause", block["LastPause"]), ("LoginTime", block["LoginTime"]),
                     ("InCall", block["InCall"]), ("Status", block["Status"]), ("Paused", block["Paused"]),
@@ -729,7 +777,7 @@ class PbxSimulator:
         self._respond(session, action, "Success", [("Message", "Added interface to queue")])
         self._add_member(interface, action.get("MemberName") or interface,
                          paused=(action.get("Paused") or "").lower() in ("true", "1", "yes"),
-                         penalty=int(action.get("Penalty") or 0))
+                         penalty=int(action.get("Penalty") or 0), state_interface=action.get("StateInterface") or "")
 
     def _action_queueremove(self, session: Session, action: Message) -> None:
         member = self.members.get(action.get("Interface") or "")
@@ -739,6 +787,18 @@ class PbxSimulator:
         self._respond(session, action, "Success", [("Message", "Removed interface from queue")])
         del self.members[member.interface]
         self.emit("QueueMemberRemoved", "agent,all", self._member_block(member))
+        caller = next((c for c in self.waiting if c.member is member), None) if member.ringing else None
+        if caller is not None:
+            # As Asterisk 22: the ring of a member removed while its phone rang ends AFTER QueueMemberRemoved.
+            member.ringing = False
+            caller.member = None
+            ring_ms = str(int((self.now() - member.ring_started) * 1000))
+            self.queue_log(caller, member.name, "RINGNOANSWER", ring_ms)
+            self.emit("AgentRingNoAnswer", "agent,all", [*self._channel_block(caller),
+                                                         *self._dest_block(caller, member, ("5", "Ringing")),
+                                                         ("Queue", self.config.queue), ("Interface", member.interface),
+                                                         ("MemberName", member.name), ("RingTime", ring_ms)])
+            self._dispatch()
 
     def _action_queuepause(self, session: Session, action: Message) -> None:
         member = self.members.get(action.get("Interface") or "")
@@ -775,6 +835,12 @@ class PbxSimulator:
             return
         self._respond(session, action, "Success", [("Message", "Originate successfully queued")])
         channel = action.get("Channel") or ""
+        refused = self._refused_ids(action)
+        if refused:
+            # As Asterisk 22's channel.c: a new channel's Uniqueid may not be a prefix of a live one's (any case).
+            log.error("Channel Unique ID %r already in use", refused)
+            self._originate_result(action, "failed")
+            return
         if "@callback-placeholder" in channel or "@video-placeholder" in channel:
             self._placeholder(action)
             return
@@ -786,6 +852,26 @@ class PbxSimulator:
             if "@callback-resident-first" in channel else self._scripted(target or channel)
         record.outcome = outcome
         self.later(2.0 if outcome != "noanswer" else 30.0, self._originate_result, action, outcome)
+
+    def _live_ids(self) -> list[str]:
+        ids = []
+        for caller in [*self.waiting, *self.in_call.values()]:
+            ids.append(caller.uniqueid)
+            if caller.originate is not None and caller.originate.get("ChannelId"):
+                ids.append(caller.originate.get("ChannelId") or "")
+        return ids
+
+    def _refused_ids(self, action: Message) -> str:
+        """The first assigned id Asterisk would refuse: one that prefixes a live channel's id or its pair's."""
+        first, second = action.get("ChannelId") or "", action.get("OtherChannelId") or ""
+        live = self._live_ids()
+        if first:
+            if any(other.lower().startswith(first.lower()) for other in live):
+                return first
+            live.append(first)
+        if second and any(other.lower().startswith(second.lower()) for other in live):
+            return second
+        return ""
 
     def _scripted(self, key: str) -> str:
         script = self.originate_script.get(key)
@@ -809,6 +895,18 @@ class PbxSimulator:
         self.queue_log(caller, "NONE", "ENTERQUEUE", "", caller.number, index + 1)
         self.emit("QueueCallerJoin", "agent,all", [*self._channel_block(caller, context=context),
                                                    ("Queue", self.config.queue), ("Position", str(index + 1)),
+                                                   ("Count", str(len(self.waiting)))])
+        self._dispatch()
+
+    def _resident_waits(self, action: Message, channel: str) -> None:
+        """[callback-resident-first] answered: the resident waits in the queue ahead of everyone (QUEUE_PRIO)."""
+        caller = SimCaller(action.get("ChannelId") or self._uniqueid(), self._uniqueid(), channel,
+                           action.get("Exten") or "", "CALLBACK", self.now(), 1,
+                           self.config.traffic.handle_time(self.rng), originate=action)
+        self.waiting.insert(0, caller)
+        self.queue_log(caller, "NONE", "ENTERQUEUE", "", caller.number, 1)
+        self.emit("QueueCallerJoin", "agent,all", [*self._channel_block(caller, context="callback-resident-first"),
+                                                   ("Queue", self.config.queue), ("Position", "1"),
                                                    ("Count", str(len(self.waiting)))])
         self._dispatch()
 
@@ -860,7 +958,14 @@ class PbxSimulator:
             return
         self._respond(session, action, "Success", [("Message", "Channel Hungup")])
         self._abandon(caller)
-        if caller.originate is not None:
+        if caller.originate is not None and "@callback-resident-first" in (caller.originate.get("Channel") or ""):
+            variables = _variables(caller.originate)  # the resident gave up in the queue: its hangup handler
+            self.emit("UserEvent", "user,all", [("UserEvent", "CallbackResult"),
+                                                ("CallbackId", variables.get("CC_CALLBACK_ID", "")),
+                                                ("Attempt", variables.get("CC_ATTEMPT", "")),
+                                                ("DialStatus", "ABANDON")])
+            self._callback_logged(variables, "CALLBACKRESULT", "ABANDON")
+        elif caller.originate is not None:
             self._originate_result(caller.originate, "hangup")
 
     def _originate_result(self, action: Message, outcome: str) -> None:
@@ -869,7 +974,10 @@ class PbxSimulator:
         if answered:
             # As Asterisk does: the created channel's name, the dial string plus its counter and half.
             exten, _, context = channel.removeprefix("Local/").partition("@")
-            self._originate_answered(action, self._local_pair(exten, context) + ";1")
+            pair = self._local_pair(exten, context)
+            self._originate_answered(action, pair + ";1")
+            if context == "callback-resident-first":
+                self._resident_waits(action, pair + ";1")
             return
         target = [("Context", action.get("Context") or ""), ("Exten", action.get("Exten") or "")] \
             if action.get("Context") else [("Application", action.get("Application") or ""),

@@ -208,7 +208,8 @@ write = all
         text = replace_line(text, r"bind = 0\.0\.0\.0:5060", f"bind = 127.0.0.1:{self.sip_port}")
         text = replace_line(text, r"password = CHANGE_ME", f"password = {secrets.token_hex(8)}", count=0)
         # The provider is this Asterisk itself: residents' phones answer in [test-loopback].
-        text = replace_line(text, r"contact = sip:sip\.provider\.example:5060", f"contact = sip:127.0.0.1:{self.sip_port}")
+        text = replace_line(text, r"contact = sip:sip\.provider\.example:5060",
+                            f"contact = sip:127.0.0.1:{self.sip_port}")
         text = replace_line(text, r"match = sip\.provider\.example", "match = 192.0.2.1")
         # Operators' test phones are plain SIP handsets, not browsers: no DTLS-SRTP and ICE to loop back.
         text = replace_line(text, r"webrtc = yes", "webrtc = no")

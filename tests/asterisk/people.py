@@ -48,7 +48,8 @@ class Resident:
         """Wait until the IVR runs `application` on this resident's line (the moment a key is heard)."""
         return await self.events.wait(
             lambda m: m.name == "Newexten" and m.get("Uniqueid") == self.line_id
-            and (m.get("Application") or "").lower() == application.lower() and (context is None or m.get("Context") == context),
+            and (m.get("Application") or "").lower() == application.lower()
+            and (context is None or m.get("Context") == context),
             timeout, f"{self.name} reaching {application}" + (f" in [{context}]" if context else ""))
 
     async def in_queue(self, timeout: float = 40.0) -> Message:

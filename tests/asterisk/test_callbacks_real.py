@@ -127,4 +127,132 @@ async def wait_for_async(probe: Any, timeout: float, what: str) -> Any:
         await asyncio.sleep(0.2)
 
 
-__all__ = ["wait_for", "originates"]
+__all__ = ["originates", "wait_for"]
+
+
+async def ask_for_callback(service: Any, phone: str) -> str:
+    """A resident's request on the web page's endpoint, as the page sends it."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{service.url}/api/callbacks", json={"phone": phone},
+            headers={"Origin": service.url}) as response:
+        body = await response.json()
+        assert response.status == 201, body
+        return str(body["id"])
+
+
+async def test_a_busy_resident_is_retried_and_fails_after_three_attempts(
+        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+    service = await service_factory(CALLCENTER_CALLBACKS_RETRY_MINUTES_BUSY="0.02")
+    operator = Operator(service.url, "101")
+    await operator.log_in(store)
+    await operator.join()
+    callback_id = await ask_for_callback(service, "+79160002001")  # the test trunk answers 2xxx busy
+    failed = await until_status(store, callback_id, {"failed", "done"}, 120, service)
+    assert failed["status"] == "failed" and failed["rings"] == 3 and failed["attempts"] == 3, failed
+    assert failed["last_outcome"] == "busy" and "busy" in failed["reason"]
+    results = [line[5] for line in pbx.queue_log_lines()
+               if line[4] == "CALLBACKRESULT" and line[1].startswith(callback_id)]
+    assert results == ["BUSY", "BUSY", "BUSY"], results
+    # One Originate per attempt, each accepted by Asterisk (no id refused).
+    placed = [line[1] for line in pbx.queue_log_lines() if line[4] == "ENTERQUEUE" and line[1].startswith(callback_id)]
+    assert placed == [f"{callback_id}-1", f"{callback_id}-2", f"{callback_id}-3"], placed
+    await operator.close()
+
+
+async def test_the_operator_hanging_up_while_the_resident_rings_is_not_charged_and_retried_at_once(
+        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+    service = await service_factory()
+    operator = Operator(service.url, "101")
+    await operator.log_in(store)
+    await operator.join()
+    callback_id = await ask_for_callback(service, "+79160003001")  # 3xxx ring and never answer
+    # The resident's phone rings: the operator's phone (the loopback side of PJSIP/101) hangs up.
+    await events.wait(lambda m: m.name == "DialBegin" and "PJSIP/trunk" in (m.get("DestChannel") or ""), 60,
+                      "the resident's phone ringing")
+    phone = await events.wait(lambda m: m.name == "Newchannel" and m.get("Exten") == "op101", 5,
+                              "the operator's phone")
+    await operator.pause(True, "test: left")
+    await pbx.action("Hangup", [("Channel", phone.get("Channel") or "")])
+    result = await events.wait(lambda m: m.name == "UserEvent" and m.get("UserEvent") == "CallbackResult", 20,
+                               "the dialplan's outcome")
+    assert result.get("DialStatus") == "CANCEL"
+    retried = await until_status(store, callback_id, {"queued"}, 30, service)
+    assert retried["attempts"] == 2 and retried["rings"] == 0, retried
+    assert retried["last_outcome"] == "operator_left"
+    await operator.close()
+
+
+async def test_an_asterisk_restart_with_a_callback_queued_puts_it_back_at_its_place(
+        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+    service = await service_factory()
+    operator = Operator(service.url, "101")
+    await operator.log_in(store)
+    await operator.join(paused=True)
+    callback_id = await ask_for_callback(service, "+79160001001")
+    await until_status(store, callback_id, {"queued"}, 30, service)
+    assert "@callback-placeholder" in await pbx.command("queue show hotline")
+    await pbx.stop("now")  # a planned `core stop now`: the placeholder dies with the PBX
+    await pbx.start()
+    # persistentmembers brings the operator back; the service reconnects, finds the place gone and places it
+    # again (attempt 2), without charging the resident: their phone never rang.
+
+    async def placed_again() -> dict[str, Any] | None:
+        from tests.asterisk.conftest import callback_record
+
+        record = await callback_record(store, callback_id)
+        return record if record and record["attempts"] == 2 and record["status"] == "queued" else None
+
+    record = await wait_for_async(placed_again, 90, "the callback placed again after the restart")
+    assert record["rings"] == 0, record
+    async def in_queue() -> bool:
+        return "@callback-placeholder" in await pbx.command("queue show hotline")
+
+    await wait_for_async(in_queue, 60, "the new placeholder in the restarted Asterisk's queue")
+    await operator.close()
+
+
+async def test_resident_first_is_done_only_when_an_operator_talked_to_them(
+        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+    service = await service_factory(CALLCENTER_CALLBACKS_MODE="resident_first",
+                                    CALLCENTER_CALLBACKS_RETRY_MINUTES_FAILED="0.02")
+    operator = Operator(service.url, "101")
+    await operator.log_in(store)
+    await operator.join(paused=True)
+    callback_id = await ask_for_callback(service, "+79160004001")  # 4xxx answer and wait
+    answered = await until_status(store, callback_id, {"connected"}, 60, service)
+    assert answered["attempts"] == 1
+    joined = await events.wait(lambda m: m.name == "QueueCallerJoin" and m.get("Uniqueid") == f"{callback_id}-1",
+                               30, "the resident in the queue")
+    assert "@callback-resident-first" in (joined.get("Channel") or "")
+    # The resident gives up in the queue: not done, retried.
+    resident_phone = await events.wait(lambda m: m.name == "Newchannel" and m.get("Exten") == "+79160004001", 5,
+                                       "the resident's phone")
+    await pbx.action("Hangup", [("Channel", resident_phone.get("Channel") or "")])
+    result = await events.wait(lambda m: m.name == "UserEvent" and m.get("UserEvent") == "CallbackResult", 20,
+                               "the dialplan's outcome")
+    assert result.get("DialStatus") == "ABANDON"
+    async def settled_as_abandoned() -> dict[str, Any] | None:
+        from tests.asterisk.conftest import callback_record
+
+        record = await callback_record(store, callback_id)
+        return record if record and record["last_outcome"] == "abandoned" else None
+
+    retried = await wait_for_async(settled_as_abandoned, 30, "the abandon settled")
+    assert retried["status"] != "done" and retried["rings"] == 1, retried
+    abandons = [line for line in pbx.queue_log_lines() if line[1] == f"{callback_id}-1" and line[4] == "ABANDON"]
+    assert abandons, "Asterisk's own queue_log shows the abandon"
+    # Attempt 2: the operator is back, takes the resident, they talk: now it is done.
+    await events.wait(lambda m: m.name == "QueueCallerJoin" and m.get("Uniqueid") == f"{callback_id}-2", 60,
+                      "the resident answering attempt 2 and waiting")
+    await operator.pause(False)
+    await events.wait(lambda m: m.name == "AgentConnect" and m.get("Uniqueid") == f"{callback_id}-2", 30,
+                      "the operator connected to the resident")
+    talking = await until_status(store, callback_id, {"connected"}, 5, service)
+    assert talking["operator"], talking
+    phone = next(m for m in reversed(events.seen) if m.name == "Newchannel" and m.get("Exten") == "+79160004001")
+    await pbx.action("Hangup", [("Channel", phone.get("Channel") or "")])
+    done = await until_status(store, callback_id, {"done", "failed"}, 30, service)
+    assert done["status"] == "done" and done["attempts"] == 2, done
+    await operator.close()

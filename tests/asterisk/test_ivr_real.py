@@ -1,0 +1,88 @@
+"""The IVR on a real Asterisk 22: what a caller hears, measured from the recording of their handset."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from tests.asterisk.conftest import REPO, Events
+from tests.asterisk.pbx import RealPbx
+from tests.asterisk.people import Resident
+
+CASES = """number,kind,applicant_name,birth_date,phones,pin,status,status_date,office,next_step,decision_due
+100200300,Пособие,Иванова Анна Петровна,1954-03-15,+7 495 123-45-67,4321,in_review,2026-11-10,Отдел №3,,2026-12-01
+"""
+
+
+def import_cases(service: Any, tmp_path: Path) -> None:
+    data = tmp_path / "cases.csv"
+    data.write_text(CASES, encoding="utf-8")
+    result = subprocess.run([*service_command(), "import-cases", str(data)], cwd=REPO, env=service.environment(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def service_command() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "callcenter"]
+
+
+def seconds_heard(path: str) -> float:
+    """Seconds of the recording louder than silence (sox's silence effect drops the quiet parts)."""
+    trimmed = Path(path).with_suffix(".voiced.wav")
+    subprocess.run(["sox", path, str(trimmed), "silence", "-l", "1", "0.05", "1%", "-1", "0.3", "1%"], check=True)
+    output = subprocess.run(["soxi", "-D", str(trimmed)], capture_output=True, text=True, check=True).stdout
+    return float(output.strip() or 0)
+
+
+async def test_the_caller_hears_their_case_status(pbx: RealPbx, events: Events, service_factory: Any,
+                                                  store: aioredis.Redis, tmp_path: Path) -> None:
+    service = await service_factory()
+    import_cases(service, tmp_path)
+    resident = Resident(pbx, events, "+74951234567")
+    await resident.call()
+    await resident.reaches("Background", context="hotline-ivr")
+    await resident.press("3")
+    await resident.reaches("Read", context="hotline-case-status")
+    await resident.press("100200300#")
+    await events.wait(lambda m: m.name == "Newexten" and m.get("Uniqueid") == resident.line_id
+                      and m.get("Application") == "Read" and "birthdate" in (m.get("AppData") or ""), 20,
+                      "the second question")
+    await resident.press("15031954")
+    await events.wait(lambda m: m.name == "Newexten" and m.get("Uniqueid") == resident.line_id
+                      and "case-press-1-operator" in (m.get("AppData") or ""), 40, "the status spoken")
+    await resident.hang_up()
+    log = pbx.log_text()
+    assert "Playing 'status/in-review.slin' (language 'ru')" in log or \
+        "Playing 'status/in-review.wav' (language 'ru')" in log, "the status prompt was not played"
+    assert "Playback failed" not in log
+    assert "%2F" not in log
+    # The caller heard the welcome, the start of the menu and of each question (a key cuts a prompt short) and the
+    # status: several seconds of speech, where a silent IVR records none.
+    heard = seconds_heard(resident.recording)
+    assert heard > 6, heard
+
+
+async def test_a_malformed_case_number_is_heard_as_not_verified(pbx: RealPbx, events: Events, service_factory: Any,
+                                                                 store: aioredis.Redis) -> None:
+    await service_factory()
+    resident = Resident(pbx, events, "+74951234567")
+    await resident.call()
+    await resident.reaches("Background", context="hotline-ivr")
+    await resident.press("3")
+    await resident.reaches("Read", context="hotline-case-status")
+    await resident.press("12#")
+    await events.wait(lambda m: m.name == "Newexten" and m.get("Uniqueid") == resident.line_id
+                      and m.get("Application") == "Read" and "birthdate" in (m.get("AppData") or ""), 20,
+                      "the second question")
+    await resident.press("1234")
+    played = await events.wait(lambda m: m.name == "Newexten" and m.get("Uniqueid") == resident.line_id
+                               and "case-not-verified" in (m.get("AppData") or ""), 40, "'not verified' spoken")
+    assert played is not None
+    await resident.hang_up()
+    log = pbx.log_text()
+    assert "Syntax error" not in log and "invalid_case_number" in log  # the answer, read as key=value
