@@ -1,7 +1,7 @@
 """AMI ingest speed: events per second through framing + parsing + the queue tracker, next to the raw rate of
 just splitting the same bytes into frames (the limit), as a ratio.
 
-The stream is the real Asterisk 22 recording of a 50-caller burst (../shared/ami-transcripts), repeated until
+The stream is the real Asterisk 22 recording of a 50-caller burst (tests/data/ami), repeated until
 it holds the requested number of events: real field names, real noise (VarSet, Newexten, ...) and real order.
 
     python benchmarks/ami_ingest.py [--events 1000000]
@@ -29,7 +29,7 @@ from callcenter.pbx.protocol import (
 )
 from callcenter.pbx.tracker import QueueTracker
 
-TRANSCRIPT = Path(__file__).resolve().parents[2] / "shared" / "ami-transcripts" / "burst_50_callers.ami"
+TRANSCRIPT = Path(__file__).resolve().parents[1] / "tests" / "data" / "ami" / "burst_50_callers.ami"
 CHUNK = 256 * 1024
 
 

@@ -14,7 +14,8 @@ from callcenter.config import Settings
 from callcenter.storage import EmbeddedValkey, connect
 
 REPO = Path(__file__).resolve().parent.parent
-TRANSCRIPTS = REPO.parent / "shared" / "ami-transcripts"
+# Byte-exact AMI sessions recorded from a real Asterisk 22, kept in the repository (tests need nothing beside it).
+TRANSCRIPTS = REPO / "tests" / "data" / "ami"
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 

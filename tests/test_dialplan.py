@@ -191,3 +191,12 @@ def test_originated_channels_set_the_prompt_language() -> None:
                  "video-operator"):
         steps = [args for _n, context, app, args in STEPS if context == name and app == "Set"]
         assert any("CHANNEL(language)" in args for args in steps), name
+
+
+def test_the_callers_place_is_taken_when_they_enter_the_queue() -> None:
+    """CC_JOINED orders a callback asked for from the queue: it must be set right before Queue(), not before the
+    seconds of the wait announcement (which would put the caller ahead of those who joined meanwhile)."""
+    steps = [(app, args) for _n, context, app, args in STEPS if context == "hotline-queue"]
+    queue_at = next(index for index, (app, _args) in enumerate(steps) if app == "Queue")
+    assert "CC_JOINED" in steps[queue_at - 1][1]
+    assert not any("CC_JOINED" in args for _app, args in steps[:queue_at - 1])

@@ -26,6 +26,8 @@ from callcenter.pbx.protocol import Message
 from tests.asterisk.pbx import REPO, RealPbx, free_port, missing_reason, wait_for
 
 MISSING = missing_reason()
+QUEUE_SOUNDS = ("queue-youarenext", "queue-thereare", "queue-callswaiting", "queue-thankyou", "queue-holdtime",
+                "queue-minutes", "queue-seconds", "queue-less-than", "queue-quantity1", "queue-quantity2")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -45,6 +47,12 @@ def prompts_dir() -> Iterator[Path]:
 
     with tempfile.TemporaryDirectory(prefix="hotline-prompts-") as folder:
         build(folder, ("ru", "en"))
+        # app_queue's own announcements come from Asterisk's core-sounds package on a real install; a tone of the
+        # same role stands in, so that what callers hear in the queue (and what a key pressed meanwhile does) is
+        # as it is there.
+        for name in QUEUE_SOUNDS:
+            subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(Path(folder) / "ru" / f"{name}.wav"),
+                            "synth", "1.5", "sine", "600", "vol", "0.3"], check=True)
         yield Path(folder)
 
 
@@ -215,6 +223,21 @@ class Events:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
+
+
+@pytest.fixture
+async def transcript(pbx: RealPbx, request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """With HOTLINE_RECORD_AMI=DIR, the service user's AMI stream of the test is saved as DIR/<test>.ami."""
+    folder = os.environ.get("HOTLINE_RECORD_AMI")
+    if not folder:
+        yield
+        return
+    from tests.asterisk.pbx import AmiRecorder
+
+    recorder = AmiRecorder(pbx)
+    await recorder.start()
+    yield
+    await recorder.stop(Path(folder) / f"{request.node.name.removeprefix('test_')}.ami")
 
 
 @pytest.fixture

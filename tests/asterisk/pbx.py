@@ -326,3 +326,40 @@ async def wait_for(predicate: Callable[[], object], timeout: float, what: str, s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await asyncio.sleep(step)
+
+
+class AmiRecorder:
+    """The AMI stream exactly as the service's own user (`callcenter`, with its event filters) receives it,
+    byte for byte, for the transcripts under tests/data/ami/asterisk22-hotline/ (HOTLINE_RECORD_AMI=DIR)."""
+
+    def __init__(self, pbx: RealPbx) -> None:
+        self.pbx = pbx
+        self.data = bytearray()
+        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def start(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.pbx.ami_port)
+        self._writer = writer
+        writer.write(f"Action: Login\r\nUsername: callcenter\r\nSecret: {self.pbx.ami_secret}\r\nEvents: on\r\n"
+                     "ActionID: recorder-login\r\n\r\n".encode())
+        await writer.drain()
+
+        async def read() -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while chunk := await reader.read(65536):
+                    self.data.extend(chunk)
+
+        self._task = asyncio.create_task(read())
+
+    async def stop(self, path: Path) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(ConnectionError, OSError):
+                self._writer.write(b"Action: Logoff\r\nActionID: recorder-logoff\r\n\r\n")
+                await self._writer.drain()
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._task, 5)
+            self._task.cancel()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes(self.data))

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.asterisk.conftest import Events, until_status
@@ -33,6 +34,7 @@ async def originates(pbx: RealPbx, prefix: str) -> Counter[str]:
     return Counter()
 
 
+@pytest.mark.usefixtures("transcript")
 async def test_an_ivr_callback_keeps_its_place_in_the_real_queue_and_ends_done(
         pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
     service = await service_factory()
@@ -249,10 +251,41 @@ async def test_resident_first_is_done_only_when_an_operator_talked_to_them(
     await operator.pause(False)
     await events.wait(lambda m: m.name == "AgentConnect" and m.get("Uniqueid") == f"{callback_id}-2", 30,
                       "the operator connected to the resident")
-    talking = await until_status(store, callback_id, {"connected"}, 5, service)
-    assert talking["operator"], talking
+    async def operator_assigned() -> dict[str, Any] | None:
+        from tests.asterisk.conftest import callback_record
+
+        record = await callback_record(store, callback_id)
+        return record if record and record["operator"] else None
+
+    talking = await wait_for_async(operator_assigned, 10, "the operator named on the callback")
+    assert talking["status"] == "connected", talking
     phone = next(m for m in reversed(events.seen) if m.name == "Newchannel" and m.get("Exten") == "+79160004001")
     await pbx.action("Hangup", [("Channel", phone.get("Channel") or "")])
     done = await until_status(store, callback_id, {"done", "failed"}, 30, service)
     assert done["status"] == "done" and done["attempts"] == 2, done
+    await operator.close()
+
+
+async def test_key_2_leaves_the_queue_for_a_callback_from_any_position(
+        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+    """app_queue 22 loses a key pressed during "there are N calls ahead" (say_position joins its prompts with
+    `||`); queues.conf announces only "you are next", so a caller at position 2 leaves when they press 2."""
+    service = await service_factory()
+    operator = Operator(service.url, "101")
+    await operator.log_in(store)
+    await operator.join(paused=True)
+    first, second = Resident(pbx, events, "+79160009001"), Resident(pbx, events, "+79160009002")
+    for resident in (first, second):
+        await resident.call()
+        await resident.reaches("Background", context="hotline-ivr")
+        await resident.press("1")
+        joined = await resident.in_queue()
+    assert joined.get("Position") == "2"
+    await second.press("2")
+    left = await events.wait(lambda m: m.name == "QueueCallerLeave" and m.get("Uniqueid") == second.line_id, 10,
+                             "the caller at position 2 leaving on key 2")
+    assert left is not None
+    await second.reaches("Playback", context="hotline-callback")
+    await first.hang_up()
+    await second.hang_up()
     await operator.close()

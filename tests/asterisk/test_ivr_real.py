@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.asterisk.conftest import REPO, Events
@@ -39,6 +40,7 @@ def seconds_heard(path: str) -> float:
     return float(output.strip() or 0)
 
 
+@pytest.mark.usefixtures("transcript")
 async def test_the_caller_hears_their_case_status(pbx: RealPbx, events: Events, service_factory: Any,
                                                   store: aioredis.Redis, tmp_path: Path) -> None:
     service = await service_factory()
