@@ -287,7 +287,8 @@ def cmd_user(args: argparse.Namespace) -> int:
         try:
             if args.action == "add":
                 await accounts.add(args.username, args.name or args.username, args.role, password(),
-                                   args.interface or "", args.extension or "")
+                                   args.interface or "", args.extension or "",
+                                   state_interface=args.state_interface or "")
                 print(f"added {args.username} ({args.role})")
             elif args.action == "list":
                 for user in await accounts.all():
@@ -329,6 +330,14 @@ def cmd_simulate_day(args: argparse.Namespace) -> int:
                          workdir=Path(args.workdir) if args.workdir else None, drain_minutes=args.drain_minutes,
                          until=args.until, profile=args.profile, memory=args.memory)
     return run_day(settings, options)
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    """Stand-in IVR prompts: synthesise them into Asterisk's sounds directory, or list them."""
+    from callcenter import prompts
+
+    return prompts.command(args.action, args.directory, args.languages, args.force, args.jobs,
+                           digits=not args.no_digits)
 
 
 Command = Callable[[argparse.Namespace], int]
@@ -387,8 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", choices=["operator", "interpreter", "supervisor"], default="operator")
     user.add_argument("--name", help="the person's name, as shown on the dashboard")
     user.add_argument("--interface", help="the operator's queue member interface, e.g. Local/101@agents")
+    user.add_argument("--state-interface", help="the device app_queue watches for the member (default: PJSIP/101 "
+                      "for Local/101@agents)")
     user.add_argument("--extension", help="the operator's softphone extension, e.g. 101")
     user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    prompts = add("prompts", cmd_prompts, "IVR prompts: build DIR synthesises stand-ins (espeak-ng, sox); list")
+    prompts.add_argument("action", choices=["build", "list"])
+    prompts.add_argument("directory", nargs="?", help="Asterisk's sounds directory: <lang>/hotline/... go there")
+    prompts.add_argument("--languages", default="ru,en", help="comma-separated (default ru,en)")
+    prompts.add_argument("--force", action="store_true", help="rebuild all, replacing files not written by it")
+    prompts.add_argument("--jobs", type=int, help="synthesis jobs at once (default: up to 4)")
+    prompts.add_argument("--no-digits", action="store_true",
+                         help="leave out the stand-ins for Asterisk's digits/* (when core-sounds-ru is installed)")
     embedded = add("embedded-redis", cmd_embedded_redis, argparse.SUPPRESS)
     embedded.add_argument("--port", type=int, required=True)
     embedded.add_argument("--data-dir", required=True)

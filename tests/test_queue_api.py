@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import Settings
 from callcenter.pbx.simulator import PbxSimulator, SimConfig
+from callcenter.pbx.tracker import Counters
 from callcenter.server import build_service
 from callcenter.web.app import create_app
 from callcenter.web.hotline import PBX_LINK
@@ -24,7 +27,8 @@ async def simulator() -> AsyncIterator[PbxSimulator]:
 
 
 @pytest.fixture
-async def client(settings: Settings, simulator: PbxSimulator) -> AsyncIterator[TestClient]:
+async def client(settings: Settings, redis: aioredis.Redis, simulator: PbxSimulator) -> AsyncIterator[TestClient]:
+    # `redis` empties the store: a service continues today's counters from the facts it finds there.
     configured = settings.replace("ami", host="127.0.0.1", port=simulator.port, secret="s")
     client = TestClient(TestServer(build_service(configured)))
     await client.start_server()
@@ -82,3 +86,62 @@ async def test_queue_without_a_pbx_link_is_a_json_503(settings: Settings) -> Non
         assert (await response.json())["error"] == "no_pbx_link"
     finally:
         await client.close()
+
+
+async def test_todays_counters_survive_a_restart_of_the_service(settings: Settings, redis: aioredis.Redis) -> None:
+    """`/api/queue`'s day figures continue after `serve` restarts (against the same store and PBX): from the
+    day report's facts, without offering twice the caller who waits through the restart."""
+    sim = PbxSimulator(SimConfig(agents=1, secret="s", generate_traffic=False, agent_no_answer=0.0,
+                                 acceleration=20))
+    await sim.start()
+    configured = settings.replace("ami", host="127.0.0.1", port=sim.port, secret="s")
+
+    async def serve() -> TestClient:
+        client = TestClient(TestServer(build_service(configured)))
+        await client.start_server()
+        link = client.app[PBX_LINK]
+        await link.client.wait_until(lambda: link.resyncs >= 1, 5)
+        await staff_login(client, "supervisor")
+        return client
+
+    async def until(client: TestClient, done: Callable[[Counters, list[str]], bool]) -> None:
+        link = client.app[PBX_LINK]
+        feed = link.feed.listen()
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    state = link.tracker.queue(link.queue_name, link.now())
+                    if done(state.counters, [c.uniqueid for c in state.waiting]):
+                        return
+                    await feed.get()
+        finally:
+            link.feed.forget(feed)
+
+    first = await serve()
+    try:
+        sim.caller_arrives("5550001", "A", patience=LONG, handle=10)  # answered after the 3 s ring, talks 10 s
+        sim.caller_arrives("5550002", "B", patience=5)  # gives up while A talks
+        await until(first, lambda c, _: (c.answered, c.abandoned, c.completed) == (1, 1, 1))
+        talking = sim.caller_arrives("5550003", "C", patience=LONG, handle=LONG)
+        waiting = sim.caller_arrives("5550004", "D", patience=LONG)  # waits through the restart
+        await until(first, lambda c, w: c.answered == 2 and w == [waiting.uniqueid])
+        before = (await (await first.get("/api/queue")).json())["queue"]
+    finally:
+        await first.close()
+    assert (before["counters"]["offered"], before["counters"]["talk_seconds"]) == (4, 10)
+
+    second = await serve()
+    try:
+        after = (await (await second.get("/api/queue")).json())["queue"]
+        assert after["counters"] == before["counters"]
+        assert after["figures"]["service_level"] == before["figures"]["service_level"] == round(2 / 3, 4)
+        assert [c["uniqueid"] for c in after["waiting"]] == [waiting.uniqueid]
+        # Counting goes on: a new caller is offered; D, answered now, is answered once and was offered once.
+        sim.caller_arrives("5550005", "E", patience=LONG)
+        await second.app[PBX_LINK].client.send_action("Hangup", [("Channel", talking.channel)])
+        await until(second, lambda c, w: c.answered == 3 and c.offered == 5)
+        final = (await (await second.get("/api/queue")).json())["queue"]["counters"]
+        assert (final["offered"], final["answered"], final["abandoned"], final["unknown_outcome"]) == (5, 3, 1, 0)
+    finally:
+        await second.close()
+        await sim.stop()

@@ -14,6 +14,8 @@ import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from callcenter.accounts.interfaces import state_interface_for
+
 ROLES = ("operator", "interpreter", "supervisor")
 USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 _hasher = PasswordHasher()
@@ -36,6 +38,15 @@ class User:
     extension: str = ""
     disabled: bool = False
     created_at: float = 0.0
+    # The device app_queue watches for the member (QueueAdd's StateInterface), when the one derived from the
+    # interface is not right (e.g. an operator whose Local channel rings another phone).
+    state_interface: str = ""
+
+    @property
+    def queue_state_interface(self) -> str:
+        """What QueueAdd sends as StateInterface ("" for none): the account's own, else the operator's softphone
+        behind a `Local/<ext>@agents` interface."""
+        return self.state_interface or state_interface_for(self.interface)
 
     def public(self) -> dict[str, object]:
         data = asdict(self)
@@ -67,7 +78,7 @@ class AccountStore:
         self.session_seconds = int(session_hours * 3600)
 
     async def add(self, username: str, name: str, role: str, password: str, interface: str = "",
-                  extension: str = "", *, password_hash: str = "") -> User:
+                  extension: str = "", *, password_hash: str = "", state_interface: str = "") -> User:
         """A new account. `password_hash` (from `hash_password`) spares a second Argon2 run when many accounts
         start with one password (a simulated floor of a thousand operators)."""
         if not USERNAME.fullmatch(username):
@@ -77,7 +88,10 @@ class AccountStore:
         if not password_hash:
             _check_password(password)
             password_hash = _hasher.hash(password)
-        user = User(username, name, role, password_hash, interface, extension, created_at=time.time())
+        if any(c.isspace() for c in state_interface):
+            raise AccountError("a state interface is one device name, e.g. PJSIP/101")
+        user = User(username, name, role, password_hash, interface, extension, created_at=time.time(),
+                    state_interface=state_interface)
         if not await self.redis.set(f"user:{username}", json.dumps(asdict(user)), nx=True):
             raise AccountError(f"user {username} exists already")
         await self.redis.sadd("users", username)

@@ -1,6 +1,6 @@
 """A PBX simulator that speaks AMI over real TCP, behaving like Asterisk 22's app_queue for this service.
 
-Events carry the same names, keys and key order as the recordings in ../shared/ami-transcripts (a test
+Events carry the same names, keys and key order as the recordings in tests/data/ami (a test
 compares them). The simulated day: callers arrive by the traffic model, join the queue, are offered to the
 longest-idle free operator, wait, give up after their patience, or talk for their handle time. Originate works
 (async, with OriginateResponse success or the real failure reasons). A time-acceleration factor runs the day
@@ -58,7 +58,6 @@ class SimMember:
     penalty: int = 0
     # QueueAdd's StateInterface: the device whose state app_queue follows ("": the interface itself).
     state_interface: str = ""
-    ring_started: float = 0.0
 
     @property
     def device(self) -> str:
@@ -446,7 +445,6 @@ class PbxSimulator:
             member = min(free, key=lambda m: (m.penalty, m.last_call))
             free.remove(member)
             member.ringing = True
-            member.ring_started = self.now()
             caller.member = member
             self.emit("AgentCalled", "agent,all", [*self._channel_block(caller),
                                                    *self._dest_block(caller, member, ("0", "Down")),
@@ -575,7 +573,8 @@ class PbxSimulator:
                                                  ("TalkTime", str(talk)), ("Reason", reason)])
         self.emit("Hangup", "call,all", [*self._channel_block(caller), ("Cause", "16"),
                                          ("Cause-txt", "Normal Clearing")])
-        self.emit("QueueMemberStatus", "agent,all", self._member_block(member))
+        if self.members.get(member.interface) is member:  # no status for a member removed during the call
+            self.emit("QueueMemberStatus", "agent,all", self._member_block(member))
         self._dispatch()
 
     def _abandon(self, caller: SimCaller) -> None:
@@ -787,18 +786,9 @@ class PbxSimulator:
         self._respond(session, action, "Success", [("Message", "Removed interface from queue")])
         del self.members[member.interface]
         self.emit("QueueMemberRemoved", "agent,all", self._member_block(member))
-        caller = next((c for c in self.waiting if c.member is member), None) if member.ringing else None
-        if caller is not None:
-            # As Asterisk 22: the ring of a member removed while its phone rang ends AFTER QueueMemberRemoved.
-            member.ringing = False
-            caller.member = None
-            ring_ms = str(int((self.now() - member.ring_started) * 1000))
-            self.queue_log(caller, member.name, "RINGNOANSWER", ring_ms)
-            self.emit("AgentRingNoAnswer", "agent,all", [*self._channel_block(caller),
-                                                         *self._dest_block(caller, member, ("5", "Ringing")),
-                                                         ("Queue", self.config.queue), ("Interface", member.interface),
-                                                         ("MemberName", member.name), ("RingTime", ring_ms)])
-            self._dispatch()
+        # As Asterisk 22 does (recorded): a phone that rings goes on ringing after the removal, and its ring ends as
+        # it would have: AgentRingNoAnswer at the ring timeout, or QueueCallerLeave + AgentConnect if it answers,
+        # both AFTER QueueMemberRemoved. A call goes on too. Its timers already do that; it is just never rung again.
 
     def _action_queuepause(self, session: Session, action: Message) -> None:
         member = self.members.get(action.get("Interface") or "")

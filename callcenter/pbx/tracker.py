@@ -1,6 +1,6 @@
 """The hotline queue as Asterisk sees it: a pure state machine fed by AMI messages (no I/O).
 
-What the real Asterisk 22 stream taught (../shared/ami-transcripts/README.md):
+What the real Asterisk 22 stream taught (tests/data/ami/README.md):
 - QueueCallerLeave comes BEFORE AgentConnect; an abandon is QueueCallerAbandon then QueueCallerLeave. So a
   leave is only an answer if an operator was being rung for that caller; it is settled at AgentConnect.
 - AgentComplete may lack every channel header: it is matched to the call by queue + member interface.
@@ -10,6 +10,15 @@ What the real Asterisk 22 stream taught (../shared/ami-transcripts/README.md):
 - Callers are counted as offered once per Uniqueid per day, so a resync after a reconnect never doubles a
   count. Callers who vanished during a link gap are settled from QueueParams' Abandoned counter when Asterisk
   still has the baseline, and otherwise counted as `unknown_outcome`.
+- Only QueueMemberAdded (and a resync's QueueMember list) makes a member. A phone whose member is removed
+  while it rings rings on: its AgentRingNoAnswer comes AFTER QueueMemberRemoved (at the ring timeout), or it
+  answers and QueueCallerLeave, AgentConnect and AgentComplete follow for an interface that is no longer a
+  member (recorded: tests/test_members_removed_while_ringing.py). An event about a member that is not (or no
+  longer) in the queue changes no member: the ring or call it was part of is still settled (the caller
+  answered, the talk time counted), but no "free" ghost appears in `members`.
+- A restarted service continues today's counters from a record of them (`restore_today`, from the day
+  report's facts); the callers in it count as already offered, so those still waiting at the first resync are
+  not offered twice, and those gone by then are `unknown_outcome`.
 
 Times are epoch seconds supplied by the caller of `apply` (the receive time), or the event's `Timestamp`
 header when the PBX sends one (manager.conf timestampevents), which makes replays exact.
@@ -94,6 +103,8 @@ class Member:
     last_call_end: float | None = None
     logged_in_at: float | None = None
     penalty: int = 0
+    # The device app_queue watches for the member (QueueAdd's StateInterface; the interface itself if none).
+    state_interface: str = ""
 
     @property
     def state(self) -> str:
@@ -143,6 +154,20 @@ class Counters:
 
 
 @dataclass
+class DayRecord:
+    """Today's counters as recorded outside the tracker (the day report's facts), for a restarted service to
+    continue from: the counters, who was already counted as offered, who of them has no recorded outcome (still
+    waiting, or gone while nobody watched), and the samples the estimates learn from, in the order they came."""
+
+    counters: Counters
+    seen: set[str] = field(default_factory=set)
+    unsettled: set[str] = field(default_factory=set)
+    talk_seconds: list[float] = field(default_factory=list)
+    waits: list[tuple[float, bool]] = field(default_factory=list)  # (seconds, abandoned)
+    joins: list[float] = field(default_factory=list)  # when each caller offered today joined, in order
+
+
+@dataclass
 class QueueStats:
     """What the wait estimates learn from: handle time, patience, arrivals; and app_queue's own average."""
 
@@ -188,6 +213,14 @@ class QueueState:
     # hundreds waiting and ringing, scanning them on every event was the tracker's top cost.
     waiting_by_id: dict[str, Caller] = field(default_factory=dict)
     ringing: Counter[str] = field(default_factory=Counter)  # uniqueid -> members being rung for it
+    # Rings and calls of interfaces that are not (or no longer) members: a member removed while its phone rang
+    # or while talking. Kept out of `members` and `calls` (no ghost operator, no phantom server in the
+    # estimates) until AgentRingNoAnswer/AgentConnect/AgentComplete settles them, or the next resync.
+    stray_rings: dict[str, str] = field(default_factory=dict)  # interface -> uniqueid
+    departed_calls: dict[str, ActiveCall] = field(default_factory=dict)  # by interface
+    # Offered today by a previous run of the service (restore_today) with no outcome recorded; settled at the
+    # next resync: still waiting, or gone while nobody watched (unknown_outcome).
+    unsettled: set[str] = field(default_factory=set)
 
     def caller(self, uniqueid: str) -> Caller | None:
         return self.waiting_by_id.get(uniqueid)
@@ -217,7 +250,19 @@ class QueueState:
         if uniqueid is not None:
             self.ringing[uniqueid] += 1
 
+    def ring_stray(self, interface: str, uniqueid: str | None) -> None:
+        """As `ring`, for an interface that is not a member."""
+        before = self.stray_rings.pop(interface, None)
+        if before is not None:
+            self.ringing[before] -= 1
+            if self.ringing[before] <= 0:
+                del self.ringing[before]
+        if uniqueid is not None:
+            self.stray_rings[interface] = uniqueid
+            self.ringing[uniqueid] += 1
+
     def reindex_ringing(self) -> None:
+        self.stray_rings.clear()
         self.ringing = Counter(m.ringing_for for m in self.members.values() if m.ringing_for is not None)
 
     def renumber(self) -> None:
@@ -251,6 +296,7 @@ class QueueTracker:
             state.counters = Counters(day=today)
             # Callers still waiting at midnight stay known, so they are not offered twice.
             state.seen_today = {c.uniqueid for c in state.waiting}
+            state.unsettled.clear()
 
     def _wanted(self, name: str | None) -> bool:
         return name is not None and (self.only is None or name in self.only)
@@ -309,6 +355,7 @@ class QueueTracker:
             q.pending_abandon[uniqueid] = 0  # a placeholder withdrawn (carried over): not a caller giving up
             return []
         hold = _int(m.get("HoldTime"), int(now - caller.joined_at) if caller else 0)
+        q.unsettled.discard(uniqueid)
         q.counters.abandoned += 1
         q.abandoned_since_baseline += 1
         q.counters.wait_seconds_abandoned += hold
@@ -337,31 +384,41 @@ class QueueTracker:
         return [{"type": "caller_left", "queue": q.name, "uniqueid": uniqueid, "reason": reason,
                  "hold_seconds": hold}, self._counters(q)]
 
-    def _member(self, q: QueueState, m: Message, now: float) -> Member:
-        interface = m.get("Interface") or m.get("Location") or ""
-        member = q.members.get(interface)
-        if member is None:
-            member = q.members[interface] = Member(interface, m.get("MemberName") or m.get("Name") or interface,
-                                                   logged_in_at=now)
-        return member
+    @staticmethod
+    def _interface(m: Message) -> str:
+        return m.get("Interface") or m.get("Location") or ""
+
+    def _known(self, q: QueueState, m: Message) -> Member | None:
+        """The member an event is about; None if it is not (or no longer) in the queue. Only QueueMemberAdded
+        and a resync create members: AgentRingNoAnswer comes after QueueMemberRemoved when a ringing member is
+        removed, and any other event about a stranger would make a ghost that looks free."""
+        return q.members.get(self._interface(m))
 
     def _member_change(self, q: QueueState, member: Member) -> Change:
         return {"type": "member", "queue": q.name, "member": member.to_json()}
 
     def _on_AgentCalled(self, q: QueueState, m: Message, now: float) -> list[Change]:
-        member = self._member(q, m, now)
+        member = self._known(q, m)
+        if member is None:
+            # Rung though not a member (a removal raced the ring): the caller's leave is still a connect.
+            q.ring_stray(self._interface(m), m.get("Uniqueid"))
+            return []
         q.ring(member, m.get("Uniqueid"))
         return [self._member_change(q, member)]
 
     def _on_AgentRingNoAnswer(self, q: QueueState, m: Message, now: float) -> list[Change]:
-        member = self._member(q, m, now)
+        member = self._known(q, m)
+        if member is None:
+            q.ring_stray(self._interface(m), None)
+            return []
         q.ring(member, None)
         return [self._member_change(q, member)]
 
     _on_AgentDump = _on_AgentRingNoAnswer
 
     def _on_AgentConnect(self, q: QueueState, m: Message, now: float) -> list[Change]:
-        member = self._member(q, m, now)
+        interface = self._interface(m)
+        member = self._known(q, m)
         uniqueid = m.get("Uniqueid")
         caller = q.pending_connect.pop(uniqueid, None) if uniqueid else None
         if caller is None and uniqueid:
@@ -370,10 +427,18 @@ class QueueTracker:
             if caller is not None:
                 q.remove_waiting(caller)
         hold = _int(m.get("HoldTime"), int(now - caller.joined_at) if caller else 0)
-        member.in_call = True
-        q.ring(member, None)
-        q.calls[member.interface] = ActiveCall(uniqueid, m.get("CallerIDNum", "") or "", member.interface,
-                                               member.name, now, hold)
+        if uniqueid:
+            q.unsettled.discard(uniqueid)  # settled live before the first resync after a restart
+        name = member.name if member is not None else m.get("MemberName") or interface
+        call = ActiveCall(uniqueid, m.get("CallerIDNum", "") or "", interface, name, now, hold)
+        if member is not None:
+            member.in_call = True
+            q.ring(member, None)
+            q.calls[interface] = call
+        else:
+            # Answered by a phone that has left the queue meanwhile: the caller was answered all the same.
+            q.ring_stray(interface, None)
+            q.departed_calls[interface] = call
         if caller is not None and caller.kind == "callback":
             q.counters.callbacks_connected += 1
         elif caller is not None and caller.kind == "video":
@@ -388,17 +453,20 @@ class QueueTracker:
             q.stats.app_queue.answered(hold)
             if "RingTime" in m:
                 q.stats.ring.add(_int(m.get("RingTime")))
-        change: Change = {"type": "call_connected", "queue": q.name, "interface": member.interface,
-                          "member_name": member.name, "uniqueid": uniqueid,
+        change: Change = {"type": "call_connected", "queue": q.name, "interface": interface,
+                          "member_name": name, "uniqueid": uniqueid,
                           "callerid": m.get("CallerIDNum", ""), "hold_seconds": hold}
+        if member is None:
+            return [change, self._counters(q)]
         return [change, self._member_change(q, member), self._counters(q)]
 
     def _on_AgentComplete(self, q: QueueState, m: Message, now: float) -> list[Change]:
-        member = self._member(q, m, now)
-        call = q.calls.pop(member.interface, None)
-        member.in_call = False
-        q.ring(member, None)
-        member.last_call_end = now
+        interface = self._interface(m)
+        member = self._known(q, m)
+        call = q.calls.pop(interface, None) if member is not None else None
+        call = call or q.departed_calls.pop(interface, None)
+        if member is None and call is None:
+            return []  # a call this tracker never saw, of a phone that is not in the queue: nothing to settle
         changes: list[Change] = []
         if call is not None:
             q.counters.completed += 1
@@ -406,32 +474,51 @@ class QueueTracker:
             q.counters.talk_seconds += talk
             q.stats.handle.add(talk)
             q.stats.handle_fit.add(talk)
-            changes.append({"type": "call_completed", "queue": q.name, "interface": member.interface,
+            changes.append({"type": "call_completed", "queue": q.name, "interface": interface,
                             "uniqueid": call.uniqueid, "talk_seconds": _int(m.get("TalkTime")),
                             "reason": m.get("Reason", "")})
+        if member is None:
+            return [*changes, self._counters(q)]
+        member.in_call = False
+        q.ring(member, None)
+        member.last_call_end = now
         return [*changes, self._member_change(q, member), self._counters(q)]
 
     def _on_QueueMemberAdded(self, q: QueueState, m: Message, now: float) -> list[Change]:
-        member = self._member(q, m, now)
+        interface = self._interface(m)
+        member = q.members.get(interface)
+        if member is None:
+            member = q.members[interface] = Member(interface, m.get("MemberName") or interface, logged_in_at=now)
+            q.ring_stray(interface, None)  # a ring of its previous membership no longer matters
         self._member_fields(member, m)
         return [self._member_change(q, member)]
 
     def _on_QueueMemberRemoved(self, q: QueueState, m: Message, now: float) -> list[Change]:
-        interface = m.get("Interface") or ""
+        interface = self._interface(m)
         removed = q.members.pop(interface, None)
-        if removed is not None:
+        if removed is not None and removed.ringing_for is not None:
+            # Its AgentRingNoAnswer (or AgentConnect) is still to come, after this event: until then the caller
+            # is being rung, and a leave meanwhile is a connect.
+            ringing_for = removed.ringing_for
             q.ring(removed, None)
-        q.calls.pop(interface, None)
+            q.ring_stray(interface, ringing_for)
+        call = q.calls.pop(interface, None)
+        if call is not None:
+            q.departed_calls[interface] = call  # the call goes on; its AgentComplete still counts its talk time
         return [{"type": "member_removed", "queue": q.name, "interface": interface}]
 
     def _on_QueueMemberPause(self, q: QueueState, m: Message, now: float) -> list[Change]:
-        member = self._member(q, m, now)
+        member = self._known(q, m)
+        if member is None:
+            return []
         member.paused = m.get("Paused") == "1"
         member.paused_reason = m.get("PausedReason") or m.get("Reason") or "" if member.paused else ""
         return [self._member_change(q, member)]
 
     def _on_QueueMemberStatus(self, q: QueueState, m: Message, now: float) -> list[Change]:
-        member = self._member(q, m, now)
+        member = self._known(q, m)
+        if member is None:
+            return []
         self._member_fields(member, m)
         return [self._member_change(q, member)]
 
@@ -447,6 +534,7 @@ class QueueTracker:
         # Asterisk's own count; it may arrive before or after AgentComplete, so it is never added to ours.
         member.calls_taken = _int(m.get("CallsTaken"), member.calls_taken)
         member.penalty = _int(m.get("Penalty"), member.penalty)
+        member.state_interface = m.get("StateInterface") or member.state_interface or member.interface
         name = m.get("MemberName") or m.get("Name")
         if name:
             member.name = name
@@ -500,7 +588,8 @@ class QueueTracker:
             if interface not in fresh:
                 del q.calls[interface]
         q.members = fresh
-        q.reindex_ringing()
+        q.reindex_ringing()  # and rings of non-members: their outcome came, if at all, while the link was down
+        q.departed_calls.clear()
 
     def _resync_waiting(self, q: QueueState, params: Message, items: list[Message], now: float) -> None:
         known = {c.uniqueid: c for c in q.waiting}
@@ -513,11 +602,16 @@ class QueueTracker:
                 caller = Caller(uniqueid, channel, item.get("CallerIDNum") or "", item.get("CallerIDName") or "", 0,
                                 now - _int(item.get("Wait")), caller_kind(channel))
             waiting.append(caller)
-            if caller.kind == "call" and uniqueid not in q.seen_today:
+            # Someone who joined before midnight was offered yesterday (as a caller waiting at midnight is).
+            if caller.kind == "call" and uniqueid not in q.seen_today and self._day(caller.joined_at) == q.counters.day:
                 q.seen_today.add(uniqueid)
                 q.counters.offered += 1
         q.set_waiting(waiting)
         q.pending_abandon.clear()
+        # Offered before this service (re)started and gone since: their fate happened while nobody watched.
+        q.unsettled.difference_update(q.waiting_by_id)
+        q.counters.unknown_outcome += len(q.unsettled)
+        q.unsettled.clear()
         # Callers who were waiting and are gone: their fate happened while the link was down.
         vanished = sum(1 for caller in known.values() if caller.kind == "call")
         abandoned_now = _int(params.get("Abandoned"), -1)
@@ -533,6 +627,31 @@ class QueueTracker:
         q.baseline_abandoned = abandoned_now if abandoned_now >= 0 else None
         q.baseline_completed = completed_now if completed_now >= 0 else None
         q.abandoned_since_baseline = 0
+
+    # -- a restarted service ---------------------------------------------------------------------------------
+
+    def restore_today(self, queue: str, record: DayRecord, now: float) -> bool:
+        """Continue today's counters from `record` (a new process, before its first event and resync); a
+        record of another day is ignored. Says whether it was taken."""
+        if not self._wanted(queue):
+            return False
+        q = self.queue(queue, now)
+        if record.counters.day != q.counters.day:
+            return False
+        q.counters = record.counters
+        q.seen_today |= record.seen
+        q.unsettled = set(record.unsettled) - q.waiting_by_id.keys()
+        for talk in record.talk_seconds:
+            q.stats.handle.add(talk)
+            q.stats.handle_fit.add(talk)
+        for wait, abandoned in record.waits:
+            q.stats.abandon.add_wait(wait, abandoned=abandoned)
+            if not abandoned:
+                q.stats.app_queue.answered(wait)
+        for joined_at in record.joins:
+            q.stats.joined(joined_at)
+        q.stats.arrival_rate(now)  # drops the joins older than its window
+        return True
 
     # -- output --------------------------------------------------------------------------------------------
 

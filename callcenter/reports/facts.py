@@ -31,8 +31,8 @@ import redis.asyncio as aioredis
 
 from callcenter.callbacks.model import parse_attempt
 from callcenter.pbx.queuelog import QueueLogEntry, read_queue_log
-from callcenter.pbx.tracker import QueueTracker
-from callcenter.reports.day import day_bounds
+from callcenter.pbx.tracker import Counters, DayRecord, QueueTracker
+from callcenter.reports.day import day_bounds, merge_calls
 from callcenter.tasks import stop_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,41 @@ def call_facts(change: dict[str, Any], now: float) -> dict[str, str] | None:
         return {"e": "c", "u": uniqueid, "t": f"{now:.3f}", "k": str(change.get("talk_seconds", 0)),
                 "i": str(change.get("interface", ""))}
     return None
+
+
+def day_record(facts: list[dict[str, str]], day: str, zone: ZoneInfo, threshold: float) -> DayRecord:
+    """The tracker's counters for `day` from that day's facts (pure): what a service that ran all day would
+    show, so that a restarted one continues from it. Merged per Uniqueid as the report merges them (a fact
+    written twice counts once); counted as the tracker counts: an outcome on the day it happened, an offer on
+    the day the caller joined (a caller answered today who joined yesterday was offered yesterday)."""
+    record = DayRecord(Counters(day=day))
+    counters = record.counters
+    for uniqueid, call in merge_calls(facts).items():
+        record.seen.add(uniqueid)
+        if call.joined_at is not None and local_day(call.joined_at, zone) == day:
+            counters.offered += 1
+            record.joins.append(call.joined_at)
+            if not call.outcome:
+                record.unsettled.add(uniqueid)
+        hold = call.hold or 0.0
+        if call.outcome == "answered":
+            counters.answered += 1
+            counters.wait_seconds_answered += hold
+            counters.longest_wait_answered = max(counters.longest_wait_answered, hold)
+            counters.answered_within_threshold += hold <= threshold
+            record.waits.append((hold, False))
+        elif call.outcome == "abandoned":
+            counters.abandoned += 1
+            counters.wait_seconds_abandoned += hold
+            record.waits.append((hold, True))
+        elif call.outcome == "exited":
+            counters.exited += 1
+        if call.talk is not None:
+            counters.completed += 1
+            counters.talk_seconds += call.talk
+            record.talk_seconds.append(call.talk)
+    record.joins.sort()
+    return record
 
 
 def _whole(text: str) -> str:

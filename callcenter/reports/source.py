@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,8 +11,9 @@ import redis.asyncio as aioredis
 from callcenter.callbacks.store import CallbackStore
 from callcenter.cases.store import CaseStore
 from callcenter.config import Settings
+from callcenter.pbx.tracker import DayRecord
 from callcenter.reports.day import build_day_report, day_bounds
-from callcenter.reports.facts import CALLS, STAFF
+from callcenter.reports.facts import CALLS, STAFF, day_record
 from callcenter.video.store import VideoStore
 
 
@@ -42,3 +43,11 @@ async def day_report(redis: aioredis.Redis, settings: Settings, cases: CaseStore
         await stream(redis, CALLS + iso), await stream(redis, STAFF + iso),
         await CallbackStore(redis).created_between(start, end), await cases.audit_between(start, end),
         await VideoStore(redis).between(start, end))
+
+
+async def stored_day_record(redis: aioredis.Redis, settings: Settings, now: float) -> DayRecord:
+    """The hotline's counters for the local day of `now`, from the facts written so far: where a restarted
+    service's `/api/queue` figures continue from."""
+    zone = ZoneInfo(settings.hotline.timezone)
+    day = datetime.fromtimestamp(now, zone).date().isoformat()
+    return day_record(await stream(redis, CALLS + day), day, zone, settings.hotline.service_level_seconds)

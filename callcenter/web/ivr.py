@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hmac
 import math
-from datetime import UTC, datetime
 import re
+from datetime import UTC, datetime
 
 from aiohttp import web
 

@@ -1,10 +1,15 @@
 """An operator's own place in the queue: join or leave (QueueAdd/QueueRemove), pause with a reason or resume
-(QueuePause) — always on the interface of the logged-in account, never one named in the request."""
+(QueuePause) — always on the interface of the logged-in account, never one named in the request.
+
+QueueAdd names the device app_queue should watch (StateInterface: the operator's softphone, PJSIP/<ext>, behind
+a Local/<ext>@agents member): without it app_queue sees only the Local channel, which always looks free, and
+rings an operator whose phone is offline every few seconds."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from callcenter.accounts.store import User
 from callcenter.pbx.ami import AmiActionError, AmiError
 from callcenter.web.auth import ACCOUNTS, session_of
 from callcenter.web.body import json_object
@@ -18,12 +23,20 @@ AGENTS = ("operator", "supervisor")
 DONE = {"type": "object", "properties": {"ok": {"type": "boolean"}, "message": {"type": "string"}}}
 
 
-async def _interface(request: web.Request) -> str:
+async def _user(request: web.Request) -> User:
     session = session_of(request)
     user = await request.app[ACCOUNTS].get(session.username)
     if user is None or not user.interface:
         raise ApiError(422, "no_phone", "this account has no queue interface; ask a supervisor")
-    return user.interface
+    return user
+
+
+def queue_add_headers(queue: str, user: User) -> list[tuple[str, str]]:
+    """QueueAdd for the account's member, paused off, with the device app_queue should watch."""
+    headers = [("Queue", queue), ("Interface", user.interface), ("MemberName", user.username), ("Paused", "false")]
+    if user.queue_state_interface:
+        headers.append(("StateInterface", user.queue_state_interface))
+    return headers
 
 
 async def _send(request: web.Request, action: str, headers: list[tuple[str, str]]) -> web.Response:
@@ -49,14 +62,11 @@ async def queue_membership(request: web.Request) -> web.Response:
     body = await json_object(request)
     if set(body) != {"in"} or not isinstance(body["in"], bool):
         raise ApiError(422, "invalid_field", {"in": "required, true or false"})
-    interface = await _interface(request)
+    user = await _user(request)
     queue = request.app[SETTINGS].hotline.queue
     if body["in"]:
-        user = await request.app[ACCOUNTS].get(session_of(request).username)
-        name = user.username if user else interface
-        return await _send(request, "QueueAdd", [("Queue", queue), ("Interface", interface), ("MemberName", name),
-                                                 ("Paused", "false")])
-    return await _send(request, "QueueRemove", [("Queue", queue), ("Interface", interface)])
+        return await _send(request, "QueueAdd", queue_add_headers(queue, user))
+    return await _send(request, "QueueRemove", [("Queue", queue), ("Interface", user.interface)])
 
 
 @routes.post("/api/me/pause")
@@ -72,8 +82,8 @@ async def pause(request: web.Request) -> web.Response:
             or len(reason) > 80 or "\n" in reason or "\r" in reason:
         raise ApiError(422, "invalid_field", {"paused": "required, true or false",
                                               "reason": "optional, one line of at most 80 characters"})
-    interface = await _interface(request)
-    headers = [("Queue", request.app[SETTINGS].hotline.queue), ("Interface", interface),
+    user = await _user(request)
+    headers = [("Queue", request.app[SETTINGS].hotline.queue), ("Interface", user.interface),
                ("Paused", "true" if body["paused"] else "false")]
     if body["paused"] and reason:
         headers.append(("Reason", reason))
