@@ -134,3 +134,10 @@ async def test_after_a_reconnect_a_placeholder_asterisk_no_longer_has_is_placed_
         assert await monitor.reconcile() == 1
         callback = await hotline.store.get(request["id"])
         assert (callback.status, callback.rings, callback.last_outcome) == (Status.SCHEDULED, 0, "lost")
+
+
+def test_every_operator_extension_reaches_a_phone_including_one_digit_ones() -> None:
+    from tests.test_dialplan import CONTEXTS, exten_matches
+
+    for extension in ("1", "7", "101", "2045"):
+        assert any(exten_matches(pattern, extension) for pattern in CONTEXTS["agents"].extensions), extension

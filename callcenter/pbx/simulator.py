@@ -944,7 +944,10 @@ class PbxSimulator:
                 self._respond(session, action, "Error", [("Message", "No such channel")])
                 return
             self._respond(session, action, "Success", [("Message", "Channel Hungup")])
-            self._complete(talking[0], self.members[talking[1]], "agent")
+            caller, interface = talking
+            # The member may have left the queue mid-call: the call still ends (Asterisk keeps the channel).
+            member = self.members.get(interface) or caller.member or SimMember(interface, interface, in_call=True)
+            self._complete(caller, member, "agent")
             return
         self._respond(session, action, "Success", [("Message", "Channel Hungup")])
         self._abandon(caller)
