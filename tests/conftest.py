@@ -19,11 +19,35 @@ TRANSCRIPTS = REPO / "tests" / "data" / "ami"
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 
+TEST_REDIS_ENV = "CALLCENTER_TEST_REDIS_URL"
+# Written into a database the tests were given, so that a later run knows the data in it is the tests' own.
+OWNED_MARKER = "callcenter-tests:owned"
+
+
+def claim_test_database(url: str) -> None:
+    """Refuse a database that holds data the tests did not write: they flush it before every test."""
+    import redis as sync_redis
+
+    client = sync_redis.Redis.from_url(url)
+    try:
+        keys = client.dbsize()
+        if keys and not client.exists(OWNED_MARKER):
+            pytest.exit(f"{TEST_REDIS_ENV} points at a database with {keys} keys that the tests did not write; "
+                        "the tests flush their database before each test: give them an empty one", returncode=4)
+        client.set(OWNED_MARKER, "1")
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """The store for the whole test session; its database is flushed before each test that uses it."""
-    url = os.environ.get("REDIS_URL")
+    """The store for the whole test session; its database is flushed before each test that uses it.
+
+    Only CALLCENTER_TEST_REDIS_URL names a database for the tests (never REDIS_URL, which the README tells
+    operators to export for production); without it the tests start their own embedded Valkey."""
+    url = os.environ.get(TEST_REDIS_ENV)
     if url:
+        claim_test_database(url)
         yield url
         return
     server = EmbeddedValkey(durable=False)
@@ -38,6 +62,7 @@ def redis_url() -> Iterator[str]:
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = connect(redis_url)
     await client.flushdb()
+    await client.set(OWNED_MARKER, "1")
     try:
         yield client
     finally:

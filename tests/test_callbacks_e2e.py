@@ -226,7 +226,7 @@ async def test_out_of_hours_request_is_dialled_at_the_next_opening(hotline: Hotl
     hotline.clock.now = msk(8, 0, day=25)
     assert await hotline.dial(request["id"]) == "dialled"
     [originate] = hotline.sim.originates
-    assert originate.headers["Channel"] == f"Local/{request['id']}@callback-placeholder"
+    assert originate.headers["Channel"] == f"Local/{request['id']}@callback-placeholder/n"
     assert originate.headers["Exten"] == "+74951234567"
 
 
@@ -451,7 +451,7 @@ async def test_resident_first_mode_dials_the_resident_then_queues_them(settings:
         request = await hotline.ask("84951234567")
         assert await hotline.dial(request["id"]) == "dialled"
         [originate] = hotline.sim.originates
-        assert originate.headers["Channel"] == "Local/+74951234567@callback-resident-first"
+        assert originate.headers["Channel"] == "Local/+74951234567@callback-resident-first/n"
         assert (originate.headers["Context"], originate.headers["Exten"]) == ("callback-resident-first", "answered")
         # Answering is not the end: done only once an operator has talked to the resident.
         answered = await hotline.settled(request["id"], {Status.CONNECTED, Status.DONE})

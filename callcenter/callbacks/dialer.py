@@ -196,14 +196,16 @@ class Dialer:
                   # "__" makes both halves of the Local channel inherit them.
                   ("Variable", f"__CC_CALLBACK_ID={callback.id}"), ("Variable", f"__CC_ATTEMPT={attempt}")]
         if cb.mode == "resident_first":
-            return [("Channel", f"Local/{callback.phone}@callback-resident-first"),
+            # /n: no Local optimisation. Optimised away once bridged, the pair hung up as the operator answered,
+            # and its hangup handler reported the outcome before the talk (seen on Asterisk 22).
+            return [("Channel", f"Local/{callback.phone}@callback-resident-first/n"),
                     ("Context", "callback-resident-first"), ("Exten", "answered"), ("Priority", "1"),
                     ("Timeout", "45000"), ("CallerID", f"<{self.settings.hotline.number}>"),
                     # The half that waits in the queue once the resident answered: the monitor knows its
                     # AgentConnect by this id. Asterisk names the other half `<id>;2`, which cannot collide.
                     ("ChannelId", attempt_uniqueid(callback.id, attempt)), *common]
         position = await self.position_for(callback, now)
-        return [("Channel", f"Local/{callback.id}@callback-placeholder"), ("Context", "callback-dial"),
+        return [("Channel", f"Local/{callback.id}@callback-placeholder/n"), ("Context", "callback-dial"),
                 ("Exten", callback.phone), ("Priority", "1"), ("Timeout", str(int(cb.placeholder_hours * 3600_000))),
                 ("CallerID", f'"CALLBACK {callback.id}" <{callback.phone}>'),
                 ("ChannelId", attempt_dial_channel_id(callback.id, attempt)),

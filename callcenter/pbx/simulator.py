@@ -824,7 +824,7 @@ class PbxSimulator:
             self._respond(session, action, "Error", [("Message", "Originate failed")])
             return
         self._respond(session, action, "Success", [("Message", "Originate successfully queued")])
-        channel = action.get("Channel") or ""
+        channel = local_dial_string(action.get("Channel") or "")
         refused = self._refused_ids(action)
         if refused:
             # As Asterisk 22's channel.c: a new channel's Uniqueid may not be a prefix of a live one's (any case).
@@ -875,7 +875,7 @@ class PbxSimulator:
         position = int(variables.get("CC_POSITION", "0") or 0) or len(self.waiting) + 1
         linkedid = self._uniqueid()
         uniqueid = action.get("OtherChannelId") or self._uniqueid()
-        exten, _, context = (action.get("Channel") or "").removeprefix("Local/").partition("@")
+        exten, _, context = local_dial_string(action.get("Channel") or "").removeprefix("Local/").partition("@")
         label = "VIDEO" if context == "video-placeholder" else "CALLBACK"
         caller = SimCaller(uniqueid, linkedid, self._local_pair(exten, context) + ";2",
                            action.get("Exten") or "", f"{label} {exten}", self.now(), position,
@@ -962,7 +962,7 @@ class PbxSimulator:
             self._originate_result(caller.originate, "hangup")
 
     def _originate_result(self, action: Message, outcome: str) -> None:
-        channel = action.get("Channel") or ""
+        channel = local_dial_string(action.get("Channel") or "")
         answered = outcome == "answer"
         if answered:
             # As Asterisk does: the created channel's name, the dial string plus its counter and half.
@@ -983,6 +983,15 @@ class PbxSimulator:
 
 DIALSTATUS = {"answer": "ANSWER", "noanswer": "NOANSWER", "busy": "BUSY", "congestion": "CONGESTION",
               "failed": "CHANUNAVAIL", "hangup": "CANCEL"}
+
+
+def local_dial_string(channel: str) -> str:
+    """`Local/exten@context/n` -> `Local/exten@context`: the options (here `n`, no optimisation) are not part of
+    the channel's name, which Asterisk builds from the dial string alone."""
+    if channel.startswith("Local/") and "@" in channel:
+        head, _, tail = channel.partition("@")
+        return f"{head}@{tail.split('/', 1)[0]}"
+    return channel
 
 
 def _variables(action: Message) -> dict[str, str]:

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 
 from callcenter.pbx.protocol import Message
 from tests.asterisk.pbx import REPO, RealPbx, free_port, missing_reason, wait_for
+from tests.conftest import OWNED_MARKER
 
 MISSING = missing_reason()
 QUEUE_SOUNDS = ("queue-youarenext", "queue-thereare", "queue-callswaiting", "queue-thankyou", "queue-holdtime",
@@ -145,6 +146,7 @@ async def store(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
     client = connect(redis_url)
     await client.flushdb()
+    await client.set(OWNED_MARKER, "1")
     try:
         yield client
     finally:
