@@ -63,6 +63,13 @@ async def test_the_caller_hears_their_case_status(pbx: RealPbx, events: Events, 
         "Playing 'status/in-review.wav' (language 'ru')" in log, "the status prompt was not played"
     assert "Playback failed" not in log
     assert "%2F" not in log
+    # One request per question: ExecIf used to expand a GET and a POST for every one (a 405 each time).
+    access = [line for line in service.log_text("serve").splitlines() if "aiohttp.access" in line]
+    asked = [line for line in access if "/api/ivr/" in line]
+    assert [line for line in asked if "POST /api/ivr/case-status" in line] and len(
+        [line for line in asked if "/api/ivr/case-status" in line]) == 1, asked
+    assert len([line for line in asked if "/api/ivr/hours" in line]) == 1, asked
+    assert not [line for line in access if " 405" in line], access
     # The caller heard the welcome, the start of the menu and of each question (a key cuts a prompt short) and the
     # status: several seconds of speech, where a silent IVR records none.
     heard = seconds_heard(resident.recording)
