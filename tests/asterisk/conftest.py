@@ -24,7 +24,6 @@ import redis.asyncio as aioredis
 
 from callcenter.pbx.protocol import Message
 from tests.asterisk.pbx import REPO, RealPbx, free_port, missing_reason, wait_for
-from tests.conftest import OWNED_MARKER
 
 MISSING = missing_reason()
 QUEUE_SOUNDS = ("queue-youarenext", "queue-thereare", "queue-callswaiting", "queue-thankyou", "queue-holdtime",
@@ -141,16 +140,9 @@ class Service:
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    from callcenter.storage import connect
-
-    client = connect(redis_url)
-    await client.flushdb()
-    await client.set(OWNED_MARKER, "1")
-    try:
-        yield client
-    finally:
-        await client.aclose()
+def store(redis: aioredis.Redis) -> aioredis.Redis:
+    """The test session's store, emptied for this test (tests/conftest.py's `redis`)."""
+    return redis
 
 
 @pytest.fixture
