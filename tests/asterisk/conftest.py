@@ -235,6 +235,30 @@ async def transcript(pbx: RealPbx, request: pytest.FixtureRequest) -> AsyncItera
 
 
 @pytest.fixture
+async def desk(store: aioredis.Redis) -> AsyncIterator[Any]:
+    """`await desk(service, "101", paused=True)`: an operator account, logged in, in the queue (unless
+    joined=False); their HTTP sessions are closed after the test, passed or not."""
+    from tests.asterisk.people import Operator
+
+    seated: list[Operator] = []
+
+    async def sit_down(service: Service, extension: str = "101", *, paused: bool = False,
+                       joined: bool = True) -> Operator:
+        operator = Operator(service.url, extension)
+        seated.append(operator)
+        await operator.log_in(store)
+        if joined:
+            await operator.join(paused=paused)
+        return operator
+
+    try:
+        yield sit_down
+    finally:
+        for operator in seated:
+            await operator.close()
+
+
+@pytest.fixture
 def events(pbx: RealPbx) -> Events:
     recorder = Events()
     assert pbx.ami is not None

@@ -52,6 +52,21 @@ class Resident:
             and (context is None or m.get("Context") == context),
             timeout, f"{self.name} reaching {application}" + (f" in [{context}]" if context else ""))
 
+    async def is_played(self, prompt: str, timeout: float = 40.0) -> Message:
+        """Wait until the IVR starts an application on this line whose arguments name `prompt`."""
+        return await self.events.wait(
+            lambda m: m.name == "Newexten" and m.get("Uniqueid") == self.line_id and prompt in (m.get("AppData") or ""),
+            timeout, f"{prompt} played to {self.name}")
+
+    async def ask_about_case(self, number: str, factor: str) -> None:
+        """Menu 3, the case number and #, then the date of birth or PIN, each when the IVR asks for it."""
+        await self.reaches("Background", context="hotline-ivr")
+        await self.press("3")
+        await self.reaches("Read", context="hotline-case-status")
+        await self.press(f"{number}#")
+        await self.is_played("case-enter-birthdate-or-pin", 20)
+        await self.press(factor)
+
     async def in_queue(self, timeout: float = 40.0) -> Message:
         return await self.events.wait(lambda m: m.name == "QueueCallerJoin" and m.get("Uniqueid") == self.line_id,
                                       timeout, f"{self.name} joining the queue")

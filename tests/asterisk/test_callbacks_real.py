@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from tests.asterisk.conftest import Events, until_status
 from tests.asterisk.pbx import RealPbx, wait_for
-from tests.asterisk.people import Operator, Resident
+from tests.asterisk.people import Resident
 
 # What a clean run may still log: the test machine has no sound card for MOH timing, no IPv6 for PJSIP.
 EXPECTED_NOISE = ("res_pjsip/config_transport", "Unable to find a valid server address", "chan_pjsip.c: Unable to",
@@ -36,11 +36,9 @@ async def originates(pbx: RealPbx, prefix: str) -> Counter[str]:
 
 @pytest.mark.usefixtures("transcript")
 async def test_an_ivr_callback_keeps_its_place_in_the_real_queue_and_ends_done(
-        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+        pbx: RealPbx, events: Events, service_factory: Any, desk: Any, store: aioredis.Redis) -> None:
     service = await service_factory()
-    operator = Operator(service.url, "101")
-    await operator.log_in(store)
-    await operator.join(paused=True)
+    operator = await desk(service, "101", paused=True)
     shown = await pbx.command("queue show hotline")
     assert "Local/101@agents" in shown and "paused" in shown.lower(), shown
 
@@ -104,7 +102,6 @@ async def test_an_ivr_callback_keeps_its_place_in_the_real_queue_and_ends_done(
     assert result[-1][5] == "ANSWER", result
     assert not [line for line in pbx.log_text().splitlines() if "already in use by channel" in line]
     assert not [line for line in pbx.log_text().splitlines() if "Gosub attempted to reach non-existent" in line]
-    await operator.close()
 
 
 async def the_callback(store: aioredis.Redis) -> str | None:
@@ -145,11 +142,9 @@ async def ask_for_callback(service: Any, phone: str) -> str:
 
 
 async def test_a_busy_resident_is_retried_and_fails_after_three_attempts(
-        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+        pbx: RealPbx, events: Events, service_factory: Any, desk: Any, store: aioredis.Redis) -> None:
     service = await service_factory(CALLCENTER_CALLBACKS_RETRY_MINUTES_BUSY="0.02")
-    operator = Operator(service.url, "101")
-    await operator.log_in(store)
-    await operator.join()
+    await desk(service, "101")
     callback_id = await ask_for_callback(service, "+79160002001")  # the test trunk answers 2xxx busy
     failed = await until_status(store, callback_id, {"failed", "done"}, 120, service)
     assert failed["status"] == "failed" and failed["rings"] == 3 and failed["attempts"] == 3, failed
@@ -160,15 +155,12 @@ async def test_a_busy_resident_is_retried_and_fails_after_three_attempts(
     # One Originate per attempt, each accepted by Asterisk (no id refused).
     placed = [line[1] for line in pbx.queue_log_lines() if line[4] == "ENTERQUEUE" and line[1].startswith(callback_id)]
     assert placed == [f"{callback_id}-1", f"{callback_id}-2", f"{callback_id}-3"], placed
-    await operator.close()
 
 
 async def test_the_operator_hanging_up_while_the_resident_rings_is_not_charged_and_retried_at_once(
-        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+        pbx: RealPbx, events: Events, service_factory: Any, desk: Any, store: aioredis.Redis) -> None:
     service = await service_factory()
-    operator = Operator(service.url, "101")
-    await operator.log_in(store)
-    await operator.join()
+    operator = await desk(service, "101")
     callback_id = await ask_for_callback(service, "+79160003001")  # 3xxx ring and never answer
     # The resident's phone rings: the operator's phone (the loopback side of PJSIP/101) hangs up.
     await events.wait(lambda m: m.name == "DialBegin" and "PJSIP/trunk" in (m.get("DestChannel") or ""), 60,
@@ -183,15 +175,12 @@ async def test_the_operator_hanging_up_while_the_resident_rings_is_not_charged_a
     retried = await until_status(store, callback_id, {"queued"}, 30, service)
     assert retried["attempts"] == 2 and retried["rings"] == 0, retried
     assert retried["last_outcome"] == "operator_left"
-    await operator.close()
 
 
 async def test_an_asterisk_restart_with_a_callback_queued_puts_it_back_at_its_place(
-        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+        pbx: RealPbx, events: Events, service_factory: Any, desk: Any, store: aioredis.Redis) -> None:
     service = await service_factory()
-    operator = Operator(service.url, "101")
-    await operator.log_in(store)
-    await operator.join(paused=True)
+    await desk(service, "101", paused=True)
     callback_id = await ask_for_callback(service, "+79160001001")
     await until_status(store, callback_id, {"queued"}, 30, service)
     assert "@callback-placeholder" in await pbx.command("queue show hotline")
@@ -212,16 +201,13 @@ async def test_an_asterisk_restart_with_a_callback_queued_puts_it_back_at_its_pl
         return "@callback-placeholder" in await pbx.command("queue show hotline")
 
     await wait_for_async(in_queue, 60, "the new placeholder in the restarted Asterisk's queue")
-    await operator.close()
 
 
 async def test_resident_first_is_done_only_when_an_operator_talked_to_them(
-        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+        pbx: RealPbx, events: Events, service_factory: Any, desk: Any, store: aioredis.Redis) -> None:
     service = await service_factory(CALLCENTER_CALLBACKS_MODE="resident_first",
                                     CALLCENTER_CALLBACKS_RETRY_MINUTES_FAILED="0.02")
-    operator = Operator(service.url, "101")
-    await operator.log_in(store)
-    await operator.join(paused=True)
+    operator = await desk(service, "101", paused=True)
     callback_id = await ask_for_callback(service, "+79160004001")  # 4xxx answer and wait
     answered = await until_status(store, callback_id, {"connected"}, 60, service)
     assert answered["attempts"] == 1
@@ -263,17 +249,14 @@ async def test_resident_first_is_done_only_when_an_operator_talked_to_them(
     await pbx.action("Hangup", [("Channel", phone.get("Channel") or "")])
     done = await until_status(store, callback_id, {"done", "failed"}, 30, service)
     assert done["status"] == "done" and done["attempts"] == 2, done
-    await operator.close()
 
 
 async def test_key_2_leaves_the_queue_for_a_callback_from_any_position(
-        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+        pbx: RealPbx, events: Events, service_factory: Any, desk: Any, store: aioredis.Redis) -> None:
     """app_queue 22 loses a key pressed during "there are N calls ahead" (say_position joins its prompts with
     `||`); queues.conf announces only "you are next", so a caller at position 2 leaves when they press 2."""
     service = await service_factory()
-    operator = Operator(service.url, "101")
-    await operator.log_in(store)
-    await operator.join(paused=True)
+    await desk(service, "101", paused=True)
     first, second = Resident(pbx, events, "+79160009001"), Resident(pbx, events, "+79160009002")
     for resident in (first, second):
         await resident.call()
@@ -288,4 +271,3 @@ async def test_key_2_leaves_the_queue_for_a_callback_from_any_position(
     await second.reaches("Playback", context="hotline-callback")
     await first.hang_up()
     await second.hang_up()
-    await operator.close()

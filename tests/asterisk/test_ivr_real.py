@@ -47,16 +47,8 @@ async def test_the_caller_hears_their_case_status(pbx: RealPbx, events: Events, 
     import_cases(service, tmp_path)
     resident = Resident(pbx, events, "+74951234567")
     await resident.call()
-    await resident.reaches("Background", context="hotline-ivr")
-    await resident.press("3")
-    await resident.reaches("Read", context="hotline-case-status")
-    await resident.press("100200300#")
-    await events.wait(lambda m: m.name == "Newexten" and m.get("Uniqueid") == resident.line_id
-                      and m.get("Application") == "Read" and "birthdate" in (m.get("AppData") or ""), 20,
-                      "the second question")
-    await resident.press("15031954")
-    await events.wait(lambda m: m.name == "Newexten" and m.get("Uniqueid") == resident.line_id
-                      and "case-press-1-operator" in (m.get("AppData") or ""), 40, "the status spoken")
+    await resident.ask_about_case("100200300", "15031954")
+    await resident.is_played("case-press-1-operator")  # after the status
     await resident.hang_up()
     log = pbx.log_text()
     assert "Playing 'status/in-review.slin' (language 'ru')" in log or \
@@ -81,17 +73,8 @@ async def test_a_malformed_case_number_is_heard_as_not_verified(pbx: RealPbx, ev
     await service_factory()
     resident = Resident(pbx, events, "+74951234567")
     await resident.call()
-    await resident.reaches("Background", context="hotline-ivr")
-    await resident.press("3")
-    await resident.reaches("Read", context="hotline-case-status")
-    await resident.press("12#")
-    await events.wait(lambda m: m.name == "Newexten" and m.get("Uniqueid") == resident.line_id
-                      and m.get("Application") == "Read" and "birthdate" in (m.get("AppData") or ""), 20,
-                      "the second question")
-    await resident.press("1234")
-    played = await events.wait(lambda m: m.name == "Newexten" and m.get("Uniqueid") == resident.line_id
-                               and "case-not-verified" in (m.get("AppData") or ""), 40, "'not verified' spoken")
-    assert played is not None
+    await resident.ask_about_case("12", "1234")
+    await resident.is_played("case-not-verified")
     await resident.hang_up()
     log = pbx.log_text()
     assert "Syntax error" not in log and "invalid_case_number" in log  # the answer, read as key=value

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from tests.asterisk.conftest import Events
 from tests.asterisk.pbx import REGISTERED_OPERATOR, UNREGISTERED_OPERATOR, RealPbx
-from tests.asterisk.people import Operator, Resident
+from tests.asterisk.people import Resident
 
 
 async def test_an_operator_with_an_unregistered_phone_shows_unavailable_and_is_not_rung(
-        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+        pbx: RealPbx, events: Events, service_factory: Any, desk: Any) -> None:
     service = await service_factory()
-    offline = Operator(service.url, UNREGISTERED_OPERATOR)
-    online = Operator(service.url, REGISTERED_OPERATOR)
-    for operator in (offline, online):
-        await operator.log_in(store)
-    await offline.join()
-    await online.join(paused=True)
+    offline = await desk(service, UNREGISTERED_OPERATOR)
+    online = await desk(service, REGISTERED_OPERATOR, paused=True)
     shown = await pbx.command("queue show hotline")
     line = next(text for text in shown.splitlines() if f"Local/{UNREGISTERED_OPERATOR}@agents" in text)
     assert f"PJSIP/{UNREGISTERED_OPERATOR}" in line and "Unavailable" in line, shown
@@ -41,5 +35,3 @@ async def test_an_operator_with_an_unregistered_phone_shows_unavailable_and_is_n
         members = {m["interface"]: m for m in (await response.json())["queue"]["members"]}
     assert members[offline.interface]["state"] == "unavailable", members[offline.interface]
     await resident.hang_up()
-    for operator in (offline, online):
-        await operator.close()

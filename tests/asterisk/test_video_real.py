@@ -10,16 +10,13 @@ import redis.asyncio as aioredis
 
 from tests.asterisk.conftest import Events
 from tests.asterisk.pbx import RealPbx
-from tests.asterisk.people import Operator
 
 
 @pytest.mark.usefixtures("transcript")
 async def test_a_video_session_with_an_operator_reaches_the_operator_the_queue_chose(
-        pbx: RealPbx, events: Events, service_factory: Any, store: aioredis.Redis) -> None:
+        pbx: RealPbx, events: Events, service_factory: Any, desk: Any, store: aioredis.Redis) -> None:
     service = await service_factory()
-    operator = Operator(service.url, "101")
-    await operator.log_in(store)
-    await operator.join(paused=True)
+    operator = await desk(service, "101", paused=True)
     async with aiohttp.ClientSession() as resident, resident.post(
             f"{service.url}/api/video/sessions", json={"mode": "operator", "consent": True},
             headers={"Origin": service.url}) as response:
@@ -53,4 +50,3 @@ async def test_a_video_session_with_an_operator_reaches_the_operator_the_queue_c
     view = await wait_for_async(assigned, 20, "the session assigned to the operator the queue chose")
     assert view["assigned_operator"] == operator.username
     assert not [line for line in pbx.log_text().splitlines() if "already in use by channel" in line]
-    await operator.close()
