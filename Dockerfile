@@ -1,5 +1,6 @@
-# The hotline service: `callcenter serve` (web + PBX link). Run the worker from the same image with
-# `callcenter worker`. Point it at Redis with REDIS_URL and at Asterisk with CALLCENTER_AMI_HOST and
+# The hotline service. One image runs every part: `callcenter serve` (web + PBX link, the default), `callcenter
+# worker` (timed jobs) and `callcenter simulate` (the PBX simulator, for a demo without Asterisk); compose.yaml
+# runs all three beside Valkey. Point it at Redis with REDIS_URL and at Asterisk with CALLCENTER_AMI_HOST and
 # CALLCENTER_AMI_SECRET; mount your settings at /app/config.
 FROM python:3.11-slim
 
@@ -18,13 +19,18 @@ RUN pip install --no-compile . && rm -rf /root/.cache
 
 COPY config ./config
 COPY dialplans ./dialplans
-RUN mkdir -p /app/var && chown -R callcenter:callcenter /app/var
+# var/pbx (the simulator's queue_log, shared with the service) and var/recordings are volumes in compose.yaml; a
+# new named volume takes the owner of the directory it is mounted on, so the non-root user can write them.
+RUN mkdir -p /app/var/pbx /app/var/recordings && chown -R callcenter:callcenter /app/var
 
 USER callcenter
 VOLUME ["/app/config", "/app/var"]
 EXPOSE 8080
 
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"
+# The check follows what the container runs (its main process's command: serve, worker or simulate) and the
+# same settings, so CALLCENTER_HTTP_PORT moves it too: serve answers GET /healthz on its own port, a worker is
+# registered in its store by a live process, the simulator answers AMI. Exit 1 with a one-line reason.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["callcenter", "healthcheck"]
 
 CMD ["callcenter", "serve"]

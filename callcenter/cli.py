@@ -107,7 +107,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_embedded_redis(args: argparse.Namespace) -> int:
-    """Run the embedded Valkey server until SIGTERM/SIGINT (used by `run`, which owns its lifetime)."""
+    """Run the embedded Valkey server until SIGTERM/SIGINT (used by `simulate-day`, which owns its lifetime;
+    `run` starts and watches the server itself, see callcenter/supervisor.py)."""
     from callcenter.storage import EmbeddedValkey
 
     _with_logging(args)
@@ -340,6 +341,13 @@ def cmd_prompts(args: argparse.Namespace) -> int:
                            digits=not args.no_digits)
 
 
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """Docker's health check: the part this container runs, where its settings put it (exit 0 or 1)."""
+    from callcenter.healthcheck import run_healthcheck
+
+    return run_healthcheck(args)
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -408,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--jobs", type=int, help="synthesis jobs at once (default: up to 4)")
     prompts.add_argument("--no-digits", action="store_true",
                          help="leave out the stand-ins for Asterisk's digits/* (when core-sounds-ru is installed)")
+    from callcenter.healthcheck import add_arguments as healthcheck_arguments
+
+    healthcheck_arguments(add("healthcheck", cmd_healthcheck, "is the part this container runs healthy? "
+                              "(serve: /healthz; worker: its RQ registration; simulate: AMI)"))
     embedded = add("embedded-redis", cmd_embedded_redis, argparse.SUPPRESS)
     embedded.add_argument("--port", type=int, required=True)
     embedded.add_argument("--data-dir", required=True)

@@ -81,6 +81,14 @@ class CallbackSettings:
     placeholder: bool = setting(True, "hold the resident's place in the Asterisk queue while the callback waits")
     allowed_prefixes: list[str] = setting(["+7"], "E.164 prefixes the hotline may call back, e.g. +7")
     default_region: str = setting("RU", "region for numbers written without a country code")
+    allowed_regions: list[str] = setting(["RU"], "regions (libphonenumber's codes, e.g. RU) whose numbers may be "
+                                                 "called back: +7 7xx is Kazakhstan")
+    allowed_types: list[str] = setting(["MOBILE", "FIXED_LINE", "FIXED_LINE_OR_MOBILE"],
+                                       "number types that may be called back, from MOBILE FIXED_LINE "
+                                       "FIXED_LINE_OR_MOBILE TOLL_FREE PREMIUM_RATE SHARED_COST VOIP "
+                                       "PERSONAL_NUMBER PAGER UAN VOICEMAIL UNKNOWN")
+    own_numbers: list[str] = setting([], "the hotline's other numbers (hotline.number is always included), "
+                                         "never called back, e.g. +74957770000")
     max_attempts: int = setting(3, "dial attempts before a callback fails (>= 1)")
     retry_minutes_no_answer: float = setting(10.0, "minutes before trying again after no answer (> 0)")
     retry_minutes_busy: float = setting(5.0, "minutes before trying again after busy (> 0)")
@@ -367,6 +375,7 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     for prefix in cb.allowed_prefixes:
         check("callbacks.allowed_prefixes", bool(re.fullmatch(r"\+\d{1,6}", prefix)),
               f"'{prefix}' is not an E.164 prefix", "e.g. +7 or +7495")
+    problems.extend(_dial_policy_problems(cb))
     try:
         re.compile(settings.cases.number_pattern)
     except re.error as exc:
@@ -394,6 +403,40 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
           f"unknown level '{settings.logging.level}'", "DEBUG, INFO, WARNING or ERROR")
     check("logging.format", settings.logging.format in {"auto", "text", "json"},
           f"unknown format '{settings.logging.format}'", "auto, text or json")
+    return problems
+
+
+def _dial_policy_problems(cb: CallbackSettings) -> list[ConfigProblem]:
+    """What the hotline may dial: regions and number types as libphonenumber names them, own numbers."""
+    import phonenumbers
+
+    from callcenter.callbacks.phone import NUMBER_TYPES, PhoneError, parse
+
+    problems: list[ConfigProblem] = []
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
+    for key, codes in (("default_region", [cb.default_region]), ("allowed_regions", cb.allowed_regions)):
+        for code in codes:
+            if code not in phonenumbers.SUPPORTED_REGIONS:
+                problems.append(ConfigProblem(f"callbacks.{key}", f"unknown region '{code}'",
+                                              _suggest(code.upper(), regions, list_all=False) +
+                                              " (ISO 3166 codes in capitals, e.g. RU)"))
+    if not cb.allowed_regions:
+        problems.append(ConfigProblem("callbacks.allowed_regions", "is empty: nothing could be called back",
+                                      "e.g. [\"RU\"]"))
+    for name in cb.allowed_types:
+        if name not in NUMBER_TYPES:
+            problems.append(ConfigProblem("callbacks.allowed_types", f"unknown number type '{name}'",
+                                          _suggest(name.upper(), list(NUMBER_TYPES))))
+    if not cb.allowed_types:
+        problems.append(ConfigProblem("callbacks.allowed_types", "is empty: nothing could be called back",
+                                      "e.g. [\"MOBILE\", \"FIXED_LINE\", \"FIXED_LINE_OR_MOBILE\"]"))
+    region = cb.default_region if cb.default_region in phonenumbers.SUPPORTED_REGIONS else "RU"
+    for number in cb.own_numbers:
+        try:
+            parse(number, region)
+        except PhoneError:
+            problems.append(ConfigProblem("callbacks.own_numbers", f"'{number[:32]}' is not a valid phone number",
+                                          "E.164, e.g. +74957770000"))
     return problems
 
 

@@ -18,12 +18,29 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 
 # A bare run of 7-15 digits (caller ids, E.164 numbers), not part of a word, a decimal or a dotted id
 # such as an Asterisk Uniqueid (1763884800.123), nor a channel's hex counter (caller-sim-00000001). A number
-# inside a channel name (Local/74951234567@callback-out) is masked.
-_PLAIN_NUMBER = re.compile(r"(?<![\w.-])\+?\d{7,15}(?![\w.]|\.\d)")
-# Written Russian forms: +7 (495) 123-45-67, 8 495 123 45 67, 8-495-123-45-67.
-_FORMATTED_NUMBER = re.compile(
-    r"(?<![\w.])(?:\+\d{1,3}|8|7)[\s(-]{1,2}\d{3}[\s)-]{1,2}\d{3}[\s-]?\d{2}[\s-]?\d{2}(?![\w.])"
+# inside a channel name (Local/74951234567@callback-out) is masked, and so is one that ends a sentence.
+_PLAIN_NUMBER = re.compile(r"(?<![\w.-])\+?\d{7,15}(?!\w|\.\d)")
+# Runs of digits that are times, not numbers: Unix seconds (10 digits) and milliseconds (13) from 2001 to 2065,
+# and compact dates YYYYMMDD[hh[mm[ss]]]. Russian numbers never look like these: 10 digits national start with
+# 3-9, 11 digits with 7 or 8. A run written with a + is always a number.
+_TIMESTAMP = re.compile(
+    r"[12]\d{9}|[12]\d{12}|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:(?:[01]\d|2[0-3])(?:[0-5]\d){0,2})?"
 )
+# Written forms: +7 (916) 123-45-67, 8 916 123 45 67, 8-916-123-45-67, 916.123.45.67, (916) 123-45-67,
+# +7.916.123.45.67, 8(916)123.45.67. Groups of 3-3-2-2 (or 3-3-4) digits with dots, spaces, dashes or
+# brackets, after a +country code, or after an optional 8/7 with a Russian area code (3-9..): an IPv4
+# address (octets up to 255) never has such a first group, a date or a time never has such groups, and a
+# run of digits that goes on (a longer dotted id, an address's fifth part) is left alone.
+_SEP = r"[ \u00a0.-]?"
+_FORMATTED_NUMBER = re.compile(
+    r"(?<![\w.+-])"
+    r"(?:\+\d{1,3}" + _SEP + r"(?:\(\d{3}\)|\d{3})"
+    r"|(?:[78]" + _SEP + r")?(?:\([3-9]\d\d\)|[3-9]\d\d))"
+    + _SEP + r"\d{3}" + _SEP + r"\d{2}" + _SEP + r"\d{2}"
+    r"(?!\w|[.-]?\d)"
+)
+# A local number written with dots or dashes: 123-45-67, 123.45.67.
+_LOCAL_NUMBER = re.compile(r"(?<![\w.+-])\d{3}[.-]\d{2}[.-]\d{2}(?!\w|[.-]?\d)")
 # AMI headers (and our own field names) whose values are personal data whatever they look like.
 SENSITIVE_KEYS = frozenset(
     {
@@ -52,7 +69,13 @@ def mask_digits(number: str) -> str:
 def mask_text(text: str) -> str:
     """Mask anything that looks like a phone number inside free text."""
     text = _FORMATTED_NUMBER.sub(lambda m: mask_digits(m.group(0)), text)
-    return _PLAIN_NUMBER.sub(lambda m: mask_digits(m.group(0)), text)
+    text = _LOCAL_NUMBER.sub(lambda m: mask_digits(m.group(0)), text)
+    return _PLAIN_NUMBER.sub(_mask_plain, text)
+
+
+def _mask_plain(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return run if _TIMESTAMP.fullmatch(run) else mask_digits(run)
 
 
 def mask_value(key: str, value: Any) -> Any:

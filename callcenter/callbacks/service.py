@@ -13,7 +13,7 @@ from callcenter import timebase
 from callcenter.callbacks import policy
 from callcenter.callbacks.dialer import Scheduler
 from callcenter.callbacks.model import ACTIVE, Callback, Channel, Status
-from callcenter.callbacks.phone import normalise
+from callcenter.callbacks.phone import DialPolicy
 from callcenter.callbacks.store import CallbackStore, Conflict, Created, new_id
 from callcenter.config import Settings
 from callcenter.hours import WorkingHours
@@ -27,6 +27,11 @@ class RequestError(ValueError):
         self.detail = detail
 
 
+# What anyone who types a number that already has an active callback is told: nothing about that callback.
+EXISTING_MESSAGE = ("this number already has an active callback request; the hotline will call it. To see or "
+                    "cancel the request, send its cancel_token")
+
+
 @dataclass
 class Accepted:
     callback: Callback
@@ -34,10 +39,18 @@ class Accepted:
     position: int
     estimated_call_at: float
     cancel_token: str | None = None
+    # Whether the requester proved the callback is theirs: they created it, or showed its cancel token. The IVR
+    # asks from the caller's own line, and operators are staff: for them it is always true.
+    owner: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        """The residents' answer. An existing callback is described only to its owner: the number alone is no
+        proof (anyone can type it), and the record holds the topic, free text that may be a diagnosis."""
+        if not self.created and not self.owner:
+            return {"existing": True, "message": EXISTING_MESSAGE}
         body = self.callback.public()
-        body.update({"position": self.position, "estimated_call_at": round(self.estimated_call_at)})
+        body.update({"existing": not self.created, "position": self.position,
+                     "estimated_call_at": round(self.estimated_call_at)})
         if self.cancel_token:
             body["cancel_token"] = self.cancel_token
         return body
@@ -60,13 +73,19 @@ class CallbackService:
         self.scheduler = scheduler
         self.live_queue = live_queue
         self.clock = clock
+        self.dial_policy = DialPolicy.from_settings(settings)
 
     async def request(self, raw_phone: str, channel: Channel, *, actor: str, order_key: float | None = None,
                       not_before: float | None = None, not_after: float | None = None, topic: str = "",
-                      client_address: str | None = None, uniqueid: str = "") -> Accepted:
+                      client_address: str | None = None, uniqueid: str = "",
+                      presented_token: str | None = None) -> Accepted:
+        """Accept a callback request, or answer with the number's active one.
+
+        On the web the active one is the requester's only if `presented_token` is its cancel token
+        (`Accepted.owner`); the IVR (the caller's own line) and operators are trusted."""
         cb = self.settings.callbacks
         now = self.clock()
-        phone = normalise(raw_phone, cb.default_region, cb.allowed_prefixes)
+        phone = self.dial_policy.normalise(raw_phone)
         if not_before is not None and not_after is not None and not_after <= not_before:
             raise RequestError(422, "window_reversed", "not_after must be later than not_before")
         if not_after is not None and not_after <= now:
@@ -93,7 +112,11 @@ class CallbackService:
                                                          "try again tomorrow or call the hotline")
         assert created.callback is not None
         if created.outcome == "existing":
-            return await self.describe(created.callback, created=False)
+            existing = created.callback
+            owner = channel != Channel.WEB or self.token_matches(existing, presented_token)
+            if not owner:
+                return Accepted(existing, False, 0, 0.0, owner=False)
+            return await self.describe(existing, created=False)
         await self.scheduler.schedule(callback.id, callback.due_at)
         return await self.describe(callback, created=True, token=token)
 
@@ -107,11 +130,15 @@ class CallbackService:
         wait = wait_for(position) if start <= now + 1 else None
         return Accepted(callback, created, position, start + (wait or 0.0), token)
 
+    @staticmethod
+    def token_matches(callback: Callback, token: str | None) -> bool:
+        return bool(token) and bool(callback.cancel_token_hash) and hmac.compare_digest(
+            callback.cancel_token_hash, token_hash(token or ""))
+
     async def cancel(self, callback_id: str, *, actor: str, token: str | None = None, reason: str = "") -> Callback:
         if token is not None:
             current = await self.store.get(callback_id)
-            if not current.cancel_token_hash or not hmac.compare_digest(current.cancel_token_hash,
-                                                                        token_hash(token)):
+            if not self.token_matches(current, token):
                 raise RequestError(403, "bad_token", "the cancel token does not match this callback")
 
         def cancel(record: Callback) -> str:

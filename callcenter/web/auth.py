@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
@@ -28,6 +29,46 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 current_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("current_session", default=None)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
+LOGIN_PAGE = "/"  # the dashboard asks for a login, then goes to its `next` (static/dashboard.js)
+
+
+def browser_page(handler: H) -> H:
+    """Mark a protected page that people open in a browser (the printable day report): a logged-out browser
+    is sent to the login page and back instead of getting the JSON 401 that programs get."""
+    handler.__browser_page__ = True  # type: ignore[attr-defined]
+    return handler
+
+
+def wants_html(request: web.Request) -> bool:
+    """A browser navigating: `text/html` named in Accept (not refused with q=0). Programs send `*/*` or JSON."""
+    for item in request.headers.get("Accept", "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media.lower() != "text/html":
+            continue
+        quality = next((p.split("=", 1)[1] for p in params if p.replace(" ", "").lower().startswith("q=")), "1")
+        try:
+            return float(quality) > 0
+        except ValueError:
+            return True
+    return False
+
+
+def local_path(target: str) -> str | None:
+    """`target` when it is a path on this site (`/reports/day?date=...`), else None: no scheme, no host, no
+    `//host` or `/\\host` that a browser would take for another site, no control characters."""
+    if not target.startswith("/") or target.startswith(("//", "/\\")) or any(ord(c) < 0x20 for c in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def login_redirect(request: web.Request) -> web.Response:
+    """303 to the login page, with `next` naming where the browser was going (a local path only)."""
+    back = local_path(request.rel_url.path_qs)
+    location = LOGIN_PAGE + ("?" + urlencode({"next": back}) if back and back != LOGIN_PAGE else "")
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"},
+                        text=f"log in first: {location}")
 
 
 def session_of(request: web.Request) -> Session:
@@ -46,6 +87,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     session = await request.app[ACCOUNTS].session(request.cookies.get(COOKIE, ""))
     if session is None:
+        if getattr(route.handler, "__browser_page__", False) and wants_html(request):
+            return login_redirect(request)
         raise ApiError(401, "login_required", "log in first (POST /api/login)")
     if session.role not in access:
         raise ApiError(403, "forbidden", f"this needs the role {' or '.join(access)}; you are {session.role}")

@@ -16,6 +16,7 @@ from callcenter.callbacks.model import ACTIVE, Callback, Channel, Status, attemp
 from callcenter.callbacks.phone import PhoneError
 from callcenter.callbacks.service import Accepted, CallbackService, RequestError
 from callcenter.callbacks.store import Conflict, NotFound
+from callcenter.logs import request_id_var
 from callcenter.web.auth import ACCOUNTS, session_of
 from callcenter.web.body import json_object
 from callcenter.web.errors import ApiError
@@ -29,15 +30,25 @@ CALLBACKS = web.AppKey("callbacks", CallbackService)
 SCHEDULER = web.AppKey("callback_scheduler", Scheduler)
 
 WEB_FIELDS = {"phone", "not_before", "not_after", "topic"}
+RESIDENT_FIELDS = WEB_FIELDS | {"cancel_token"}
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["phone"],
     "additionalProperties": False,
     "properties": {
-        "phone": {"type": "string", "description": "Russian formats accepted: 8 495 ..., +7 (495) ..., 7495..."},
+        "phone": {"type": "string", "description": "Russian mobile or fixed-line numbers: 8 495 ..., +7 (495) ..., "
+                                                  "7495... (not abroad, not 8-800, 8-809 and other paid ranges)"},
         "not_before": {"type": ["string", "number"], "description": "ISO 8601 with offset, or epoch seconds"},
         "not_after": {"type": ["string", "number"], "description": "ISO 8601 with offset, or epoch seconds"},
         "topic": {"type": "string", "maxLength": 200},
+    },
+}
+RESIDENT_REQUEST_SCHEMA: dict[str, Any] = {
+    **REQUEST_SCHEMA,
+    "properties": {
+        **REQUEST_SCHEMA["properties"],
+        "cancel_token": {"type": "string", "description": "the cancel_token of this number's active callback: "
+                                                          "with it, a second request describes that callback"},
     },
 }
 ACCEPTED_SCHEMA: dict[str, Any] = {
@@ -46,8 +57,16 @@ ACCEPTED_SCHEMA: dict[str, Any] = {
         "id": {"type": "string"}, "phone": {"type": "string", "description": "masked"},
         "status": {"type": "string"}, "position": {"type": "integer"},
         "estimated_call_at": {"type": "number", "description": "epoch seconds"},
+        "topic": {"type": "string"},
+        "existing": {"type": "boolean", "description": "true: the number's active callback, not a new one"},
         "cancel_token": {"type": "string", "description": "only in the 201 answer: keep it to cancel"},
     },
+}
+EXISTING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["existing", "message"],
+    "description": "without the active callback's cancel_token: nothing about that callback",
+    "properties": {"existing": {"type": "boolean", "enum": [True]}, "message": {"type": "string"}},
 }
 
 
@@ -78,10 +97,19 @@ def _moment(name: str, value: Any) -> float | None:
     raise ApiError(422, "invalid_field", {name: "expected ISO 8601 time with offset, or epoch seconds"})
 
 
-def _refused(exc: PhoneError | RequestError) -> ApiError:
-    if isinstance(exc, PhoneError):
-        return ApiError(422, exc.code, str(exc))
+def _refused(exc: RequestError) -> ApiError:
     return ApiError(exc.status, exc.code, exc.detail, {"Retry-After": "86400"} if exc.status == 429 else None)
+
+
+def _phone_refused(exc: PhoneError) -> web.Response:
+    """422 like every error answer, with why a number is not allowed: `reason` foreign, own_number, prefix or
+    number_type (and then `number_type`, e.g. premium_rate, toll_free)."""
+    body: dict[str, Any] = {"error": exc.code, "detail": str(exc), "request_id": request_id_var.get()}
+    if exc.reason:
+        body["reason"] = exc.reason
+    if exc.number_type:
+        body["number_type"] = exc.number_type
+    return web.json_response(body, status=422)
 
 
 STATIC = Path(__file__).parent / "static"
@@ -95,16 +123,18 @@ async def callback_page(request: web.Request) -> web.FileResponse:
 
 
 @routes.post("/api/callbacks")
-@operation("Ask for a callback (residents, on the web)", tags=["callbacks"], request_body=REQUEST_SCHEMA,
+@operation("Ask for a callback (residents, on the web)", tags=["callbacks"], request_body=RESIDENT_REQUEST_SCHEMA,
            responses={201: ("accepted: keep cancel_token", ACCEPTED_SCHEMA),
-                      200: ("this number already has an active callback: that one", ACCEPTED_SCHEMA),
+                      200: ("this number already has an active callback: that one with its cancel_token, else "
+                            "only that there is one", {"oneOf": [ACCEPTED_SCHEMA, EXISTING_SCHEMA]}),
                       400: ("not JSON", None), 413: ("body too large", None),
-                      422: ("a field is wrong: the detail says which and why", None),
+                      422: ("a field is wrong: the detail says which and why; phone_not_allowed has a reason",
+                            None),
                       429: ("too many requests today for this number or address", None)})
 async def create_callback(request: web.Request) -> web.Response:
     service = _service(request)
     body = await json_object(request)
-    unknown = sorted(set(body) - WEB_FIELDS)
+    unknown = sorted(set(body) - RESIDENT_FIELDS)
     if unknown:
         raise ApiError(422, "unknown_fields", {name: "not a field of a callback request" for name in unknown})
     if not isinstance(body.get("phone"), str):
@@ -112,12 +142,18 @@ async def create_callback(request: web.Request) -> web.Response:
     topic = body.get("topic", "")
     if not isinstance(topic, str) or len(topic) > 200:
         raise ApiError(422, "invalid_field", {"topic": "a string of at most 200 characters"})
+    token = body.get("cancel_token")
+    if token is not None and (not isinstance(token, str) or len(token) > 200):
+        raise ApiError(422, "invalid_field", {"cancel_token": "the cancel_token of the number's callback"})
     try:
         accepted = await service.request(
             body["phone"], Channel.WEB, actor=f"web:{request.remote}", topic=topic,
             not_before=_moment("not_before", body.get("not_before")),
-            not_after=_moment("not_after", body.get("not_after")), client_address=request.remote)
-    except (PhoneError, RequestError) as exc:
+            not_after=_moment("not_after", body.get("not_after")), client_address=request.remote,
+            presented_token=token)
+    except PhoneError as exc:
+        return _phone_refused(exc)
+    except RequestError as exc:
         raise _refused(exc) from None
     return web.json_response(accepted.to_json(), status=201 if accepted.created else 200)
 
@@ -234,7 +270,9 @@ async def operator_create(request: web.Request) -> web.Response:
             body["phone"], Channel.OPERATOR, actor=f"operator:{session.username}", topic=str(body.get("topic", "")),
             not_before=_moment("not_before", body.get("not_before")),
             not_after=_moment("not_after", body.get("not_after")))
-    except (PhoneError, RequestError) as exc:
+    except PhoneError as exc:
+        return _phone_refused(exc)
+    except RequestError as exc:
         raise _refused(exc) from None
     view = staff_view(accepted.callback)
     view.update({"position": accepted.position, "estimated_call_at": round(accepted.estimated_call_at)})

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from callcenter.logs import request_id_var
 
@@ -73,9 +74,12 @@ async def json_errors_middleware(request: web.Request, handler: Handler) -> web.
         keep = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after", "www-authenticate"}}
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status_code}:") else exc.reason
         return json_error(exc.status_code, detail, headers=keep)
-    except RedisConnectionError as exc:
-        # The store is restarting or unreachable: nothing was accepted; the client may simply try again.
-        log.warning("store unavailable", extra={"path": request.path, "error": str(exc)})
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # The store is restarting (down, or loading its data: BusyLoadingError is a ConnectionError), unreachable
+        # or not answering, after the client's retries (storage.connect). The client may simply try again: the
+        # writes are safe to repeat (a callback asked for again finds the one already made).
+        log.warning("store unavailable", extra={"path": request.path, "error": str(exc),
+                                                "error_type": type(exc).__name__})
         return json_error(503, "the store is unavailable for a moment; try again", "store_unavailable",
                           {"Retry-After": "2"})
     except Exception:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from callcenter.reports import page
 from callcenter.reports.source import day_report
+from callcenter.web.auth import browser_page
 from callcenter.web.cases import CASES
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import CLOCK, REDIS, SETTINGS
@@ -66,8 +67,11 @@ async def report_csv(request: web.Request) -> web.Response:
 
 
 @routes.get("/reports/day")
-@operation("The printable day report with charts (HTML, no JavaScript needed)", tags=["reports"],
-           access=SUPERVISOR, query=DATE, responses={200: ("text/html", None), 422: ("a bad date", None)})
+@operation("The printable day report with charts (HTML, no JavaScript needed); a logged-out browser is sent to "
+           "the login page and back (303 to /?next=...)", tags=["reports"], access=SUPERVISOR, query=DATE,
+           responses={200: ("text/html", None), 303: ("a browser that is not logged in: to the login page", None),
+                      422: ("a bad date", None)})
+@browser_page
 async def report_page(request: web.Request) -> web.Response:
     report = await _report(request)
     return web.Response(text=page.render(report, request.app[SETTINGS].hotline.name), content_type="text/html",

@@ -361,11 +361,21 @@ async function meAction(path, body) {
   try { await api("POST", path, body); } catch (error) { $("me-error").textContent = error.message; }
 }
 
+// Where a page that needed a login sent the browser from (/?next=/reports/day...): a path on this site only.
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next") || "";
+  if (!next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return null;
+  const url = new URL(next, location.origin);
+  return url.origin === location.origin ? url.pathname + url.search + url.hash : null;
+}
+
 $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
     await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
     $("login-error").textContent = "";
+    const next = nextPage();
+    if (next) { location.assign(next); return; }
     await start();
   } catch {
     $("login-error").textContent = t("bad_login");
