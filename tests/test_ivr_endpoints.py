@@ -100,3 +100,17 @@ def test_dialplan_values_drop_what_would_break_the_dialplan() -> None:
     assert dialplan_value("status/decision-due+status/in-review") == "status/decision-due+status/in-review"
     assert dialplan_value('a&b=c"d$[e]{f},g|h') == "abcdefgh"
     assert dialplan_value("Заявление принято\r\n") == "Заявление принято"
+
+
+async def test_a_malformed_form_from_the_pbx_is_a_400_with_a_json_body(settings: Settings,
+                                                                        simulator: PbxSimulator) -> None:
+    """Multipart without a boundary used to raise inside aiohttp's form parser: a 500 with a traceback."""
+    configured = settings.replace("ami", host="127.0.0.1", port=simulator.port, secret="s")
+    client = await start(build_service(configured))
+    try:
+        for path in ("/api/ivr/callback", "/api/ivr/case-status"):
+            response = await client.post(path, data=b"phone=1", headers={"Content-Type": "multipart/form-data"})
+            assert response.status == 400, (path, await response.text())
+            assert (await response.json())["error"] == "invalid_form"
+    finally:
+        await client.close()

@@ -20,7 +20,7 @@ from callcenter.logs import request_id_var
 from callcenter.web.auth import ACCOUNTS, session_of
 from callcenter.web.body import json_object
 from callcenter.web.errors import ApiError
-from callcenter.web.ivr import check_ivr_access, dialplan_answer
+from callcenter.web.ivr import check_ivr_access, dialplan_answer, dialplan_values
 from callcenter.web.openapi import QueryParam, operation
 
 routes = web.RouteTableDef()
@@ -191,8 +191,7 @@ async def cancel_callback(request: web.Request) -> web.Response:
 async def ivr_callback(request: web.Request) -> web.Response:
     check_ivr_access(request)
     service = _service(request)
-    form = await request.post()
-    values = {**request.query, **{k: v for k, v in form.items() if isinstance(v, str)}}
+    values = await dialplan_values(request)
     joined_raw = values.get("joined_at", "")
     try:
         joined_at = float(joined_raw) if joined_raw else None

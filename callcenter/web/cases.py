@@ -18,7 +18,7 @@ from callcenter.cases.store import CaseStore, Verdict, masked_caller
 from callcenter.web.auth import session_of
 from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
-from callcenter.web.ivr import check_ivr_access, dialplan_answer
+from callcenter.web.ivr import check_ivr_access, dialplan_answer, dialplan_values
 from callcenter.web.keys import SETTINGS
 from callcenter.web.openapi import QueryParam, operation
 
@@ -85,8 +85,7 @@ async def _verify(request: web.Request, number: str, factor: str, caller: list[t
                       403: ("not the PBX", None)})
 async def ivr_case_status(request: web.Request) -> web.Response:
     check_ivr_access(request)
-    form = await request.post()
-    values = {**request.query, **{k: v for k, v in form.items() if isinstance(v, str)}}
+    values = await dialplan_values(request)
     store = _store(request)
     number, factor, callerid = values.get("case", ""), values.get("factor", ""), values.get("callerid", "")
     # The dialplan reads key=value answers only (a JSON error body broke its expressions): a malformed number

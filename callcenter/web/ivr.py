@@ -40,6 +40,16 @@ def dialplan_answer(**values: object) -> web.Response:
     return web.Response(text=body, content_type="text/plain")
 
 
+async def dialplan_values(request: web.Request) -> dict[str, str]:
+    """The query and the posted form of a dialplan's question, as text. A body aiohttp cannot parse as a form
+    (multipart without a boundary, a broken encoding) is the caller's error: 400 with a JSON body."""
+    try:
+        form = await request.post()
+    except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_form", f"the body is not a form this endpoint reads: {exc}") from None
+    return {**request.query, **{key: value for key, value in form.items() if isinstance(value, str)}}
+
+
 def check_ivr_access(request: web.Request) -> None:
     settings = request.app[SETTINGS].ivr
     token = request.headers.get("X-IVR-Token", "")
