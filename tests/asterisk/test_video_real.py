@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -9,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.asterisk.conftest import Events
-from tests.asterisk.pbx import RealPbx
+from tests.asterisk.pbx import RealPbx, wait_for
 
 
 @pytest.mark.usefixtures("transcript")
@@ -36,8 +37,9 @@ async def test_a_video_session_with_an_operator_reaches_the_operator_the_queue_c
     said = await events.wait(lambda m: m.name == "UserEvent" and m.get("UserEvent") == "VideoOperator", 10,
                              "the operator's side of the placeholder")
     assert said.get("Session") == session_id
-    assert "Playing 'hotline/video-session-on-screen.slin' (language 'ru')" in pbx.log_text() or \
-        "Playing 'hotline/video-session-on-screen.wav' (language 'ru')" in pbx.log_text()
+    # Asterisk logs the playback just after the UserEvent: wait for the line rather than read the log at once.
+    await wait_for(lambda: re.search(r"Playing 'hotline/video-session-on-screen\.(slin|wav)' \(language 'ru'\)",
+                                     pbx.log_text()), 10, "the operator's prompt played in Russian")
 
     async def assigned() -> dict[str, Any] | None:
         assert operator.session is not None
