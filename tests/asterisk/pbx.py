@@ -19,7 +19,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,6 +270,15 @@ match = 127.0.0.1
                 raise TimeoutError(f"Asterisk did not boot in {timeout:.0f} s: {self.tail_log()}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(booted.wait(), 0.5)
+        # The registered operator's phone counts as available only once qualified (qualify_frequency): ask for
+        # it now, so that no test waits up to 30 s for app_queue to see the phone.
+        await self.command(f"pjsip qualify {REGISTERED_OPERATOR}")
+        await wait_for_async(self._operator_reachable, max(5.0, deadline - time.monotonic()),
+                             "the registered operator's phone qualified")
+
+    async def _operator_reachable(self) -> bool:
+        contacts = await self.command("pjsip show contacts")
+        return any(f"op{REGISTERED_OPERATOR}@" in line and "Avail" in line for line in contacts.splitlines())
 
     async def stop(self, how: str = "now") -> None:
         """`core stop now` through the CLI channel (a planned stop); kill when it hangs."""
@@ -363,3 +372,15 @@ class AmiRecorder:
             self._task.cancel()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(bytes(self.data))
+
+
+async def wait_for_async(probe: Callable[[], Awaitable[object]], timeout: float, what: str) -> object:
+    """As wait_for, for a condition that takes an await to read (an AMI command)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.1)
