@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from callcenter.pbx.ami import AmiClient
 from callcenter.pbx.protocol import Message
@@ -374,7 +375,7 @@ class AmiRecorder:
         path.write_bytes(bytes(self.data))
 
 
-async def wait_for_async(probe: Callable[[], Awaitable[object]], timeout: float, what: str) -> object:
+async def wait_for_async(probe: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
     """As wait_for, for a condition that takes an await to read (an AMI command)."""
     deadline = time.monotonic() + timeout
     while True:

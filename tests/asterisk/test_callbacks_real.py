@@ -8,14 +8,13 @@ same Asterisk, where [test-loopback] answers, is busy or rings by the number).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
 from tests.asterisk.conftest import Events, until_status
-from tests.asterisk.pbx import RealPbx, wait_for
+from tests.asterisk.pbx import RealPbx, wait_for_async
 from tests.asterisk.people import Resident
 
 # What a clean run may still log: the test machine has no sound card for MOH timing, no IPv6 for PJSIP.
@@ -26,12 +25,6 @@ EXPECTED_NOISE = ("res_pjsip/config_transport", "Unable to find a valid server a
 def queue_lines(output: str) -> list[str]:
     """The callers section of `queue show hotline`, one line per caller in position order."""
     return [line.strip() for line in output.splitlines() if re.match(r"\s+\d+\. ", line)]
-
-
-async def originates(pbx: RealPbx, prefix: str) -> Counter[str]:
-    """Originates Asterisk accepted for a callback's attempts, by ActionID (from the queue of AMI responses the
-    tests' user sees: OriginateResponse is sent to every user with `call` read access)."""
-    return Counter()
 
 
 @pytest.mark.usefixtures("transcript")
@@ -112,21 +105,6 @@ async def the_callback(store: aioredis.Redis) -> str | None:
     return found[0].id if found else None
 
 
-async def wait_for_async(probe: Any, timeout: float, what: str) -> Any:
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
-__all__ = ["originates", "wait_for"]
 
 
 async def ask_for_callback(service: Any, phone: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.asterisk.conftest import Events
-from tests.asterisk.pbx import RealPbx, wait_for
+from tests.asterisk.pbx import RealPbx, wait_for, wait_for_async
 
 
 @pytest.mark.usefixtures("transcript")
@@ -46,8 +46,6 @@ async def test_a_video_session_with_an_operator_reaches_the_operator_the_queue_c
         async with operator.session.get(f"{service.url}/api/video/sessions/{session_id}") as answer:
             body: dict[str, Any] = (await answer.json())["session"]
         return body if body.get("assigned_operator") == operator.username else None
-
-    from tests.asterisk.test_callbacks_real import wait_for_async
 
     view = await wait_for_async(assigned, 20, "the session assigned to the operator the queue chose")
     assert view["assigned_operator"] == operator.username
