@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CALLCENTER_"
@@ -127,6 +128,8 @@ class HttpSettings:
     session_hours: float = setting(12.0, "how long a staff login lasts, hours (> 0)")
     trusted_proxies: list[str] = setting([], "reverse proxies whose X-Forwarded-For names the resident's address, "
                                          "e.g. 10.0.0.2 or 10.0.0.0/24 (empty: none)")
+    allowed_origins: list[str] = setting([], "other sites whose pages may post to the residents' endpoints, e.g. "
+                                         "https://portal.example.ru (empty: this site only)")
 
 
 @dataclass(frozen=True)
@@ -362,6 +365,10 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
             except ValueError:
                 problems.append(ConfigProblem(key, f"'{address}' is not an address or network",
                                               "e.g. 10.0.0.5 or 10.0.0.0/24"))
+    for origin in settings.http.allowed_origins:
+        parts = urlsplit(origin)
+        check("http.allowed_origins", parts.scheme in {"http", "https"} and bool(parts.netloc)
+              and parts.path in {"", "/"}, f"'{origin}' is not a site's origin", "e.g. https://portal.example.ru")
     cb = settings.callbacks
     check("callbacks.mode", cb.mode in {"operator_first", "resident_first"}, f"unknown mode '{cb.mode}'",
           "operator_first or resident_first")

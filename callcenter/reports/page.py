@@ -54,10 +54,10 @@ def bar_chart(title: str, hours: list[int], series: list[tuple[str, list[float |
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - 8}" y2="{y:.1f}" stroke="#e07000" '
                      f'stroke-width="2" stroke-dasharray="6 4"/>')
     parts.append("</svg>")
-    legend = " ".join(f'<span class="key" style="border-color:{COLOURS[n % 3]}">{escape(name)}</span>'
+    legend = " ".join(f'<span class="key key-{n % 3}">{escape(name)}</span>'
                       for n, (name, _) in enumerate(series))
     if target is not None:
-        legend += ' <span class="key" style="border-color:#e07000">цель</span>'
+        legend += ' <span class="key key-target">цель</span>'
     return f"<figure><figcaption>{escape(title)} {legend}</figcaption>{''.join(parts)}</figure>"
 
 
@@ -119,15 +119,7 @@ def render(report: dict[str, Any], title: str) -> str:
     return f"""<!doctype html>
 <html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} — {escape(report['date'])}</title>
-<style>
- body {{ font: 15px/1.4 system-ui, sans-serif; color: #111; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; }}
- table {{ border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }}
- th, td {{ border: 1px solid #999; padding: .25rem .4rem; text-align: right; }}
- th {{ background: #eef3fb; }} td:first-child, th:first-child {{ text-align: left; }}
- figure {{ margin: 1rem 0; break-inside: avoid; }} figcaption {{ font-weight: 600; }}
- .key {{ font-weight: normal; border-left: 14px solid; padding-left: .3rem; margin-left: .6rem; }}
- @media print {{ body {{ max-width: none; font-size: 11pt; }} a {{ display: none; }} }}
-</style></head><body>
+<link rel="stylesheet" href="/static/reports.css"></head><body>
 <h1>{escape(title)}: отчёт за {escape(report['date'])}</h1>
 <p>Часовой пояс {escape(report["timezone"])}. <a href="/api/reports/day.csv?date={escape(report["date"])}">CSV</a>
  · <a href="/api/reports/day?date={escape(report['date'])}">JSON</a></p>

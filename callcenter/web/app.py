@@ -19,6 +19,7 @@ from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotl
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 from callcenter.web.remote import forwarded_middleware, networks
+from callcenter.web.security import content_security_policy, cross_site_middleware, security_headers
 
 # The vocabulary shipped with the package, used when the configured file is not there (tests, a bare install).
 DEFAULT_STATUSES = Path(__file__).resolve().parents[2] / "config" / "case_statuses.toml"
@@ -44,9 +45,11 @@ def create_app(
     registry, http_metrics = create_registry()
     app = web.Application(
         middlewares=[forwarded_middleware(networks(settings.http.trusted_proxies)), request_id_middleware,
-                     metrics_middleware(http_metrics), json_errors_middleware, auth.auth_middleware],
+                     metrics_middleware(http_metrics), json_errors_middleware,
+                     cross_site_middleware(settings.http.allowed_origins), auth.auth_middleware],
         client_max_size=settings.http.max_body_bytes,
     )
+    app.on_response_prepare.append(security_headers(content_security_policy()))
     app[SETTINGS] = settings
     app[CLOCK] = timebase.now
     app[HOURS] = WorkingHours.from_settings(settings.hours, settings.hotline.timezone)

@@ -132,8 +132,8 @@ async def callback_page(request: web.Request) -> web.FileResponse:
                             None),
                       429: ("too many requests today for this number or address", None)})
 async def create_callback(request: web.Request) -> web.Response:
-    service = _service(request)
     body = await json_object(request)
+    service = _service(request)
     unknown = sorted(set(body) - RESIDENT_FIELDS)
     if unknown:
         raise ApiError(422, "unknown_fields", {name: "not a field of a callback request" for name in unknown})

@@ -14,6 +14,7 @@ from callcenter.web.auth import ACCOUNTS, STAFF, session_of
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import SETTINGS
 from callcenter.web.openapi import operation
+from callcenter.web.security import is_own_origin
 
 routes = web.RouteTableDef()
 PBX_LINK = web.AppKey("pbx_link", PbxLink)
@@ -31,7 +32,7 @@ QUEUE_SCHEMA: dict[str, Any] = {
 def check_origin(request: web.Request) -> None:
     """A browser always sends Origin on a WebSocket: refuse pages of other sites riding the session cookie."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin not in (f"http://{request.host}", f"https://{request.host}"):
+    if origin is not None and not is_own_origin(origin, request.host):
         raise ApiError(403, "bad_origin", f"WebSocket from {origin[:80]} refused: not this site")
 
 
