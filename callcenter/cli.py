@@ -265,6 +265,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     store on its data directory for the moment."""
     import getpass
 
+    from callcenter.accounts.lockout import LoginLimiter
     from callcenter.accounts.store import AccountError, AccountStore
     from callcenter.storage import connect
 
@@ -304,6 +305,11 @@ def cmd_user(args: argparse.Namespace) -> int:
             elif args.action == "passwd":
                 await accounts.set_password(args.username, password())
                 print(f"password of {args.username} changed; their sessions are ended")
+            elif args.action == "unlock":
+                if await accounts.get(args.username) is None:
+                    raise AccountError(f"no user {args.username}")
+                await LoginLimiter(client).unlock(args.username)
+                print(f"wrong-password locks of {args.username} lifted")
         except AccountError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -398,8 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer = add("import-cases", cmd_import_cases, "load cases from CSV or JSON Lines (all or nothing)")
     importer.add_argument("file")
     importer.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
-    user = add("user", cmd_user, "staff accounts: add, list, disable, enable, passwd")
-    user.add_argument("action", choices=["add", "list", "disable", "enable", "passwd"])
+    user = add("user", cmd_user, "staff accounts: add, list, disable, enable, passwd, unlock (wrong-password "
+               "locks)")
+    user.add_argument("action", choices=["add", "list", "disable", "enable", "passwd", "unlock"])
     user.add_argument("username", nargs="?")
     user.add_argument("--role", choices=["operator", "interpreter", "supervisor"], default="operator")
     user.add_argument("--name", help="the person's name, as shown on the dashboard")

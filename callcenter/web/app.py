@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from callcenter import timebase
+from callcenter.accounts.lockout import LoginLimiter
 from callcenter.accounts.store import AccountStore
 from callcenter.cases.model import load_vocabulary
 from callcenter.cases.store import CaseStore
@@ -63,6 +64,7 @@ def create_app(
         client = connect(redis_url)
         app[REDIS] = client
         app[auth.ACCOUNTS] = AccountStore(client, settings.http.session_hours)
+        app[auth.LOGIN_LIMITER] = LoginLimiter(client)
         app[cases.CASES] = CaseStore(client, settings.cases)
         yield
         await client.aclose()

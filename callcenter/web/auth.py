@@ -15,7 +15,8 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from callcenter.accounts.store import AccountStore, Session, User
+from callcenter.accounts.lockout import DEVICE_TOKEN_DAYS, LoginLimiter
+from callcenter.accounts.store import USERNAME, AccountStore, HasherBusy, Session, User
 from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import SETTINGS
@@ -23,7 +24,10 @@ from callcenter.web.openapi import operation, operation_of
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountStore)
+LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
 COOKIE = "callcenter_session"
+# One per account, so that operators sharing a workstation between shifts each keep their own.
+DEVICE_COOKIE = "callcenter_device_"
 STAFF = ("operator", "interpreter", "supervisor")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 current_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("current_session", default=None)
@@ -111,17 +115,40 @@ def _me(request: web.Request, user: User, session: Session) -> dict[str, Any]:
            request_body={"type": "object", "required": ["username", "password"], "additionalProperties": False,
                          "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
            responses={200: ("logged in: the user and the CSRF token", {"type": "object"}),
-                      401: ("wrong name or password, or the account is disabled", None)})
+                      401: ("wrong name or password, or the account is disabled", None),
+                      429: ("too many wrong passwords: wait Retry-After seconds, or ask a supervisor to unlock",
+                            None),
+                      503: ("too many logins at once: try again in a moment", None)})
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, {"username", "password"}, {"username", "password"})
     accounts = request.app[ACCOUNTS]
-    user = await accounts.authenticate(body["username"], body["password"])
+    limiter = request.app[LOGIN_LIMITER]
+    # Names that cannot exist share one counter, so a guesser cannot mint keys.
+    name = body["username"] if USERNAME.fullmatch(body["username"]) else "?"
+    address = request.remote or ""
+    device = request.cookies.get(DEVICE_COOKIE + name, "")
+    locked = await limiter.check(name, address, device)
+    if locked is not None:
+        raise ApiError(429, "login_locked", {"retry_after": locked.retry_after, "scope": locked.scope,
+                                             "message": "too many wrong passwords; wait, or ask a supervisor to "
+                                                        "unlock the account"},
+                       {"Retry-After": str(locked.retry_after)})
+    try:
+        user = await accounts.authenticate(body["username"], body["password"])
+    except HasherBusy:
+        raise ApiError(503, "busy", "too many logins at once; try again in a moment", {"Retry-After": "1"}) from None
     if user is None:
+        await limiter.failed(name, address)
         raise ApiError(401, "bad_login", "wrong user name or password")
+    await limiter.succeeded(name, address)
+    device = await limiter.remember_device(user.username, device)
     token, session = await accounts.start_session(user)
     response = web.json_response(_me(request, user, session))
+    secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
     response.set_cookie(COOKIE, token, max_age=accounts.session_seconds, httponly=True, samesite="Strict",
-                        secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https", path="/")
+                        secure=secure, path="/")
+    response.set_cookie(DEVICE_COOKIE + user.username, device, max_age=DEVICE_TOKEN_DAYS * 86400, httponly=True,
+                        samesite="Strict", secure=secure, path="/api/login")
     return response
 
 
@@ -143,3 +170,27 @@ async def me(request: web.Request) -> web.Response:
     if user is None or user.disabled:
         raise ApiError(401, "login_required", "the account is gone or disabled")
     return web.json_response(_me(request, user, session))
+
+
+LOCKOUTS = {"type": "object", "required": ["locked"],
+            "properties": {"locked": {"type": "array", "items": {"type": "string"}}}}
+
+
+@routes.get("/api/accounts/lockouts")
+@operation("Accounts that wrong passwords hold locked now (supervisors)", tags=["auth"], access=("supervisor",),
+           responses={200: ("user names", LOCKOUTS)})
+async def lockouts(request: web.Request) -> web.Response:
+    return web.json_response({"locked": await request.app[LOGIN_LIMITER].locked_accounts()})
+
+
+@routes.post("/api/accounts/{username}/unlock")
+@operation("Lift the wrong-password locks of an account (supervisors)", tags=["auth"], access=("supervisor",),
+           responses={200: ("unlocked", {"type": "object", "required": ["unlocked"],
+                                         "properties": {"unlocked": {"type": "string"}}}),
+                      404: ("no such account", None)})
+async def unlock(request: web.Request) -> web.Response:
+    username = request.match_info["username"]
+    if not USERNAME.fullmatch(username) or await request.app[ACCOUNTS].get(username) is None:
+        raise ApiError(404, "not_found", "no such account")
+    await request.app[LOGIN_LIMITER].unlock(username)
+    return web.json_response({"unlocked": username})

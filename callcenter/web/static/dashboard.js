@@ -13,6 +13,8 @@ const TEXT = {
     callbacks: "Обратные звонки", new_callback: "Новый обратный звонок на номер", add: "Добавить",
     phone: "Телефон", status: "Статус", due: "Когда", attempts: "Попыток", actions: "Действия",
     call_now: "Позвонить сейчас", cancel: "Отменить", reschedule: "Перенести", bad_login: "Неверное имя или пароль",
+    login_locked: "Слишком много неверных попыток. Повторите через {minutes} мин или попросите супервизора снять блокировку.",
+    login_busy: "Сервер занят проверкой входов. Повторите через несколько секунд.",
     free: "свободен", talking: "разговаривает", ringing: "звонит телефон", paused: "пауза", unavailable: "недоступен",
     not_in_queue: "Вы не в очереди.", in_queue: "Вы в очереди", offered: "Поступило", answered: "Отвечено",
     abandoned: "Брошено", service_level: "Уровень сервиса", asa: "Ср. время ответа", longest: "Дольше всех ждёт",
@@ -41,7 +43,9 @@ const TEXT = {
     case_search: "Find a case (number or phone)", find: "Find", callbacks: "Callbacks",
     new_callback: "New callback to number", add: "Add", phone: "Phone", status: "Status", due: "Due",
     attempts: "Attempts", actions: "Actions", call_now: "Call now", cancel: "Cancel", reschedule: "Reschedule",
-    bad_login: "Wrong user name or password", free: "free", talking: "talking", ringing: "ringing", paused: "paused",
+    bad_login: "Wrong user name or password",
+    login_locked: "Too many wrong tries. Try again in {minutes} min or ask a supervisor to unlock the account.",
+    login_busy: "The server is busy checking logins. Try again in a few seconds.", free: "free", talking: "talking", ringing: "ringing", paused: "paused",
     unavailable: "unavailable", not_in_queue: "You are not in the queue.", in_queue: "You are in the queue",
     offered: "Offered", answered: "Answered", abandoned: "Abandoned", service_level: "Service level",
     asa: "Avg. speed of answer", longest: "Longest wait", callers_waiting: "Waiting",
@@ -377,8 +381,11 @@ $("login").addEventListener("submit", async (event) => {
     const next = nextPage();
     if (next) { location.assign(next); return; }
     await start();
-  } catch {
-    $("login-error").textContent = t("bad_login");
+  } catch (error) {
+    const code = error.data?.error;
+    const minutes = Math.max(1, Math.ceil((error.data?.detail?.retry_after ?? 60) / 60));
+    $("login-error").textContent = code === "login_locked" ? t("login_locked").replace("{minutes}", minutes)
+      : code === "busy" ? t("login_busy") : t("bad_login");
   }
 });
 $("logout").addEventListener("click", async () => {
