@@ -128,6 +128,9 @@ class HttpSettings:
     session_hours: float = setting(12.0, "how long a staff login lasts, hours (> 0)")
     trusted_proxies: list[str] = setting([], "reverse proxies whose X-Forwarded-For names the resident's address, "
                                          "e.g. 10.0.0.2 or 10.0.0.0/24 (empty: none)")
+    session_check_seconds: float = setting(10.0, "how often an open staff stream checks that its login still "
+                                           "stands (a password changed or an account disabled elsewhere), seconds "
+                                           "(> 0)")
     allowed_origins: list[str] = setting([], "other sites whose pages may post to the residents' endpoints, e.g. "
                                          "https://portal.example.ru (empty: this site only)")
 
@@ -365,6 +368,7 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
             except ValueError:
                 problems.append(ConfigProblem(key, f"'{address}' is not an address or network",
                                               "e.g. 10.0.0.5 or 10.0.0.0/24"))
+    check("http.session_check_seconds", settings.http.session_check_seconds > 0, "must be positive", "e.g. 10")
     for origin in settings.http.allowed_origins:
         parts = urlsplit(origin)
         check("http.allowed_origins", parts.scheme in {"http", "https"} and bool(parts.netloc)

@@ -21,6 +21,7 @@ from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 from callcenter.web.remote import forwarded_middleware, networks
 from callcenter.web.security import content_security_policy, cross_site_middleware, security_headers
+from callcenter.web.streams import SESSION_CHECK_SECONDS, STAFF_SOCKETS, StaffSockets
 
 # The vocabulary shipped with the package, used when the configured file is not there (tests, a bare install).
 DEFAULT_STATUSES = Path(__file__).resolve().parents[2] / "config" / "case_statuses.toml"
@@ -52,6 +53,8 @@ def create_app(
     )
     app.on_response_prepare.append(security_headers(content_security_policy()))
     app[SETTINGS] = settings
+    app[STAFF_SOCKETS] = StaffSockets()
+    app[SESSION_CHECK_SECONDS] = settings.http.session_check_seconds
     app[CLOCK] = timebase.now
     app[HOURS] = WorkingHours.from_settings(settings.hours, settings.hotline.timezone)
     app[METRICS_REGISTRY] = registry

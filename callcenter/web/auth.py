@@ -21,6 +21,7 @@ from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import SETTINGS
 from callcenter.web.openapi import operation, operation_of
+from callcenter.web.streams import STAFF_SOCKETS
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountStore)
@@ -155,7 +156,9 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/api/logout")
 @operation("Log out", tags=["auth"], access=STAFF, responses={200: ("logged out", {"type": "object"})})
 async def logout(request: web.Request) -> web.Response:
-    await request.app[ACCOUNTS].end_session(request.cookies.get(COOKIE, ""))
+    token = request.cookies.get(COOKIE, "")
+    await request.app[ACCOUNTS].end_session(token)
+    await request.app[STAFF_SOCKETS].close_session(token)
     response = web.json_response({"logged_out": True})
     response.del_cookie(COOKIE, path="/")
     return response

@@ -30,6 +30,7 @@ from callcenter.web.errors import ApiError
 from callcenter.web.hotline import check_origin
 from callcenter.web.keys import CLOCK, HOURS, REDIS, SETTINGS
 from callcenter.web.openapi import operation
+from callcenter.web.streams import tied_to_session
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -285,22 +286,32 @@ async def signalling(request: web.Request) -> web.WebSocketResponse:
         return ws
     session_id, role = joined
     service.connect_pusher(session_id, role, send)
+    # Staff join with their login: the socket ends with it (a resident's is bound to the session token instead).
+    tie = tied_to_session(request, ws, request.app[ACCOUNTS], request.cookies.get(COOKIE, "")) \
+        if role != "resident" else contextlib.nullcontext()
     try:
-        session = await service.get(session_id)
-        await send({"type": "state", "event": "hello",
-                    "session": service.describe(session, staff=role != "resident"), "role": role})
-        async for raw in ws:
-            message = _parse(raw)
-            if message is None:
-                await error("bad_message", "messages are JSON objects with a type")
-                continue
-            try:
-                await _handle(service, session_id, role, message, send)
-            except VideoError as exc:
-                await error(exc.code, exc.message)
+        async with tie:
+            await _converse(service, ws, session_id, role, send, error)
     finally:
         service.disconnect_pusher(session_id, role, send)
     return ws
+
+
+async def _converse(service: VideoService, ws: web.WebSocketResponse, session_id: str, role: str,
+                    send: Callable[[dict[str, Any]], Awaitable[None]],
+                    error: Callable[[str, str], Awaitable[None]]) -> None:
+    session = await service.get(session_id)
+    await send({"type": "state", "event": "hello",
+                "session": service.describe(session, staff=role != "resident"), "role": role})
+    async for raw in ws:
+        message = _parse(raw)
+        if message is None:
+            await error("bad_message", "messages are JSON objects with a type")
+            continue
+        try:
+            await _handle(service, session_id, role, message, send)
+        except VideoError as exc:
+            await error(exc.code, exc.message)
 
 
 def _parse(raw: Any) -> dict[str, Any] | None:

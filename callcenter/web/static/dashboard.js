@@ -319,6 +319,9 @@ function apply(change) {
   render();
 }
 
+// The close code the service sends when the socket's login session has ended (callcenter/web/streams.py).
+const SESSION_ENDED = 4401;
+
 function connect() {
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/queue/stream`);
   state.socket = socket;
@@ -329,8 +332,13 @@ function connect() {
     state.wasConnected = true;
   };
   socket.onmessage = (event) => apply(JSON.parse(event.data));
-  socket.onclose = () => {
+  socket.onclose = (event) => {
     setLink(false);
+    if (event.code === SESSION_ENDED) {  // logged out elsewhere, password changed, account disabled
+      state.me = null;
+      start();
+      return;
+    }
     if (state.me) setTimeout(connect, state.retry);
     state.retry = Math.min(state.retry * 2, 10000);
   };
