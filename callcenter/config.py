@@ -146,6 +146,8 @@ class ReportSettings:
 @dataclass(frozen=True)
 class VideoSettings:
     grace_seconds: float = setting(60.0, "how long a participant who dropped may rejoin, seconds (> 0)")
+    live_sessions_per_address: int = setting(2, "video sessions one address may have going at once (>= 1)")
+    sessions_per_address_hour: int = setting(5, "video sessions one address may start in a clock hour (>= 1)")
     offer_seconds: float = setting(30.0, "how long an interpreter has to accept a session, seconds (> 0)")
     token_hours: float = setting(4.0, "how long a resident's session token is valid, hours (> 0)")
     operator_with_interpreter: bool = setting(True, "bring in an operator as soon as the interpreter joins "
@@ -368,6 +370,8 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
             except ValueError:
                 problems.append(ConfigProblem(key, f"'{address}' is not an address or network",
                                               "e.g. 10.0.0.5 or 10.0.0.0/24"))
+    for key in ("live_sessions_per_address", "sessions_per_address_hour"):
+        check(f"video.{key}", getattr(settings.video, key) >= 1, "must be at least 1", "e.g. 2")
     check("http.session_check_seconds", settings.http.session_check_seconds > 0, "must be positive", "e.g. 10")
     for origin in settings.http.allowed_origins:
         parts = urlsplit(origin)

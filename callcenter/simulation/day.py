@@ -153,6 +153,9 @@ class Day:
             "CALLCENTER_SIMULATOR_QUEUE_LOG": str(self.workdir / "queue_log"),
             "CALLCENTER_REPORTS_QUEUE_LOG": str(self.workdir / "queue_log"),
             "CALLCENTER_VIDEO_RECORDINGS": "", "CALLCENTER_VIDEO_HOST_ADDRESSES": "127.0.0.1",
+            # Every simulated resident comes from this machine's one address.
+            "CALLCENTER_VIDEO_LIVE_SESSIONS_PER_ADDRESS": "100000",
+            "CALLCENTER_VIDEO_SESSIONS_PER_ADDRESS_HOUR": "100000",
             "CALLCENTER_LOGGING_LEVEL": "WARNING",
             "CALLCENTER_SIMULATOR_TRAFFIC_UNTIL": str(self.plan.closes_at),
             # `--until` plays a short working day: the hotline closes then, and the closing sweep carries the

@@ -26,6 +26,7 @@ from callcenter import timebase
 from callcenter.config import VideoSettings
 from callcenter.hours import WorkingHours
 from callcenter.tasks import stop_if_cancelled
+from callcenter.video.limits import MAX_CHAT_CHARS, MAX_CHAT_LINES, StartLimits, TokenBucket
 from callcenter.video.media import MediaError, MediaHub, Participant
 from callcenter.video.model import InvalidTransition, VideoSession
 from callcenter.video.pool import InterpreterPool, Offer
@@ -102,18 +103,24 @@ class VideoService:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The address each live session was started from, and each participant's chat allowance.
+        self.addresses: dict[str, str] = {}
+        self.start_limits = StartLimits(settings.live_sessions_per_address, settings.sessions_per_address_hour)
+        self._chat_buckets: dict[tuple[str, str], TokenBucket] = {}
         hub.on_chat = self._chat_from_media
         hub.on_state = self._media_state
 
     # -- residents -------------------------------------------------------------------------------------------
 
-    async def start(self, mode: str, record: bool) -> tuple[VideoSession, str]:
+    async def start(self, mode: str, record: bool, address: str = "") -> tuple[VideoSession, str]:
         now = self.clock()
         at = datetime.fromtimestamp(now, UTC)
         if not self.hours.is_open(at):
             opening = self.hours.next_opening(at)
             raise VideoError(409, "closed", "the hotline is closed now",
                              {"opens_at": opening.isoformat() if opening else None})
+        if address:
+            await self._admit(address, now)
         try:
             session = VideoSession.start(mode, now, record=record)
         except InvalidTransition as exc:
@@ -121,10 +128,25 @@ class VideoService:
         token = await self.store.create(session, self.settings.token_hours)
         async with self._lock:
             self.sessions[session.id] = session
+            if address:
+                self.addresses[session.id] = address
             if mode == "sign":
                 self.pool.add_session(session.id)
             await self._after(session, "started")
         return session, token
+
+    async def _admit(self, address: str, now: float) -> None:
+        live = sum(1 for sid, where in self.addresses.items()
+                   if where == address and sid in self.sessions and not self.sessions[sid].ended)
+        why = self.start_limits.refusal(live, 0)
+        if why is None:
+            why = self.start_limits.refusal(0, await self.store.count_start(address, now) - 1)
+        if why == "live":
+            raise VideoError(429, "too_many_sessions", "a video session from this address is already going; "
+                             "end it before starting another", {"retry_after": 60})
+        if why == "hourly":
+            raise VideoError(429, "too_many_sessions", "too many video sessions started from this address this "
+                             "hour; try again later", {"retry_after": 3600 - int(now) % 3600})
 
     async def session_for_token(self, token: str) -> VideoSession:
         session_id = await self.store.session_for_token(token)
@@ -295,10 +317,17 @@ class VideoService:
     async def chat(self, session_id: str, role: str, text: Any) -> dict[str, Any]:
         if not isinstance(text, str) or not text.strip():
             raise VideoError(400, "bad_chat", "a chat message is non-empty text")
+        if len(text) > MAX_CHAT_CHARS:
+            raise VideoError(400, "chat_too_long", f"a chat message has at most {MAX_CHAT_CHARS} characters")
         session = await self.get(session_id)
         if session.ended:
             raise VideoError(409, "session_ended", "the session has ended")
-        entry = await self.store.add_chat(session_id, role, text.strip(), self.clock())
+        now = self.clock()
+        if not self._chat_buckets.setdefault((session_id, role), TokenBucket()).take(now):
+            raise VideoError(429, "chat_too_fast", "too many messages at once; wait a moment")
+        entry = await self.store.add_chat(session_id, role, text.strip(), now, MAX_CHAT_LINES)
+        if entry is None:
+            raise VideoError(409, "chat_full", f"this session's chat holds {MAX_CHAT_LINES} messages already")
         for other in ("resident", "interpreter", "operator"):
             if other == role:
                 continue
@@ -426,6 +455,9 @@ class VideoService:
             await self._hang_up_placeholder(session.id)
             await self.hub.close_session(session.id)
             self.sessions.pop(session.id, None)
+            self.addresses.pop(session.id, None)
+            for role in ("resident", "interpreter", "operator"):
+                self._chat_buckets.pop((session.id, role), None)
             self.assigned_operator.pop(session.id, None)
             self._requeued.pop(session.id, None)
             for key in [key for key in self._drops if key[0] == session.id]:

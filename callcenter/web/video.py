@@ -100,7 +100,9 @@ def _service(request: web.Request) -> VideoService:
 
 
 def _api_error(exc: VideoError) -> ApiError:
-    return ApiError(exc.status, exc.code, {"message": exc.message, **exc.extra} if exc.extra else exc.message)
+    retry = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+    return ApiError(exc.status, exc.code, {"message": exc.message, **exc.extra} if exc.extra else exc.message,
+                    retry)
 
 
 async def _call(action: Awaitable[Any]) -> Any:
@@ -125,7 +127,8 @@ async def video_page(request: web.Request) -> web.FileResponse:
            responses={201: ("the session and its token (keep it: it lets the page join the call)",
                             {"type": "object"}),
                       400: ("consent missing or a bad mode", None),
-                      409: ("the hotline is closed: opens_at says when it opens", None)})
+                      409: ("the hotline is closed: opens_at says when it opens", None),
+                      429: ("a session from this address is going, or too many were started this hour", None)})
 async def start_session(request: web.Request) -> web.Response:
     body = await json_object(request)
     unknown = sorted(set(body) - {"mode", "consent", "record"})
@@ -139,7 +142,8 @@ async def start_session(request: web.Request) -> web.Response:
     if not isinstance(record, bool):
         raise ApiError(422, "invalid_field", {"record": "true or false"})
     service = _service(request)
-    session, token = await _call(service.start(body["mode"], record and bool(service.settings.recordings)))
+    session, token = await _call(service.start(body["mode"], record and bool(service.settings.recordings),
+                                               address=request.remote or ""))
     return web.json_response({"token": token, "ice_servers": ice_servers(request.app),
                               "session": service.describe(session)}, status=201)
 

@@ -154,6 +154,12 @@ $("start").addEventListener("click", async () => {
     $("start").disabled = false;
     return;
   }
+  if (response.status === 429) {
+    $("check-result").textContent = "С вашего адреса уже идёт видеозвонок или их было слишком много за этот час. "
+      + "Завершите начатый звонок или попробуйте позже.";
+    $("start").disabled = false;
+    return;
+  }
   if (response.status !== 201) {
     $("check-result").textContent = `Не удалось начать звонок: ${typeof body.detail === "string" ? body.detail : body.error}`;
     $("start").disabled = false;
