@@ -24,6 +24,13 @@ from callcenter.web.openapi import operation, operation_of
 from callcenter.web.streams import STAFF_SOCKETS
 
 routes = web.RouteTableDef()
+ME_SCHEMA = {"type": "object", "required": ["username", "name", "role", "csrf_token", "session_expires_at", "timezone"],
+             "properties": {"username": {"type": "string"}, "name": {"type": "string"},
+                            "role": {"type": "string", "enum": ["operator", "interpreter", "supervisor"]},
+                            "csrf_token": {"type": "string"}, "session_expires_at": {"type": "number"},
+                            "timezone": {"type": "string"}, "interface": {"type": "string"},
+                            "extension": {"type": "string"}, "disabled": {"type": "boolean", "enum": [False]}},
+             "not": {"required": ["password_hash"]}}
 ACCOUNTS = web.AppKey("accounts", AccountStore)
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
 COOKIE = "callcenter_session"
@@ -115,7 +122,7 @@ def _me(request: web.Request, user: User, session: Session) -> dict[str, Any]:
 @operation("Log in (staff): sets the session cookie", tags=["auth"],
            request_body={"type": "object", "required": ["username", "password"], "additionalProperties": False,
                          "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
-           responses={200: ("logged in: the user and the CSRF token", {"type": "object"}),
+           responses={200: ("logged in: the user and the CSRF token", ME_SCHEMA),
                       401: ("wrong name or password, or the account is disabled", None),
                       429: ("too many wrong passwords: wait Retry-After seconds, or ask a supervisor to unlock",
                             None),
@@ -154,7 +161,9 @@ async def login(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/logout")
-@operation("Log out", tags=["auth"], access=STAFF, responses={200: ("logged out", {"type": "object"})})
+@operation("Log out", tags=["auth"], access=STAFF,
+           responses={200: ("logged out", {"type": "object", "required": ["logged_out"],
+                                           "properties": {"logged_out": {"type": "boolean", "enum": [True]}}})})
 async def logout(request: web.Request) -> web.Response:
     token = request.cookies.get(COOKIE, "")
     await request.app[ACCOUNTS].end_session(token)
@@ -166,7 +175,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/me")
 @operation("Who is logged in, with the CSRF token for state-changing requests", tags=["auth"], access=STAFF,
-           responses={200: ("the user", {"type": "object"}), 401: ("not logged in", None)})
+           responses={200: ("the user", ME_SCHEMA), 401: ("not logged in", None)})
 async def me(request: web.Request) -> web.Response:
     session = session_of(request)
     user = await request.app[ACCOUNTS].get(session.username)

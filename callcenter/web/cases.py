@@ -166,7 +166,10 @@ async def search(request: web.Request) -> web.Response:
 
 @routes.get("/api/cases/{number}")
 @operation("Operators: one case with its history (audited)", tags=["cases"], access=OPERATORS,
-           responses={200: ("the case", {"type": "object"}), 404: ("no such case", None)})
+           responses={200: ("the case", {"type": "object", "required": ["number", "kind", "status"],
+                                         "properties": {"number": {"type": "string"}, "kind": {"type": "string"},
+                                                        "status": {"type": "string"}}}),
+                      404: ("no such case", None)})
 async def view(request: web.Request) -> web.Response:
     session = session_of(request)
     store = _store(request)

@@ -23,10 +23,15 @@ PBX_LINK = web.AppKey("pbx_link", PbxLink)
 
 QUEUE_SCHEMA: dict[str, Any] = {
     "type": "object",
+    "required": ["connected", "now", "queue"],
     "properties": {
         "connected": {"type": "boolean"},
         "now": {"type": "number"},
-        "queue": {"type": "object", "description": "waiting callers, members, calls, counters, figures"},
+        "queue": {"type": "object", "description": "waiting callers, members, calls, counters, figures",
+                  "required": ["waiting", "members", "calls", "counters", "figures"],
+                  "properties": {"waiting": {"type": "array"}, "members": {"type": "array"},
+                                 "calls": {"type": "array"}, "counters": {"type": "object"},
+                                 "figures": {"type": "object"}}},
     },
 }
 

@@ -20,7 +20,8 @@ from callcenter.web.openapi import QueryParam, operation
 
 routes = web.RouteTableDef()
 SUPERVISOR = ("supervisor",)
-DATE = (QueryParam("date", "the day, YYYY-MM-DD in the hotline's time zone (default: today)"),)
+DATE = (QueryParam("date", "the day, YYYY-MM-DD in the hotline's time zone (default: today), 2000..2099",
+                   {"type": "string", "format": "date"}),)
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -30,15 +31,22 @@ REPORT_SCHEMA: dict[str, Any] = {
 }
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _day(request: web.Request) -> date:
     zone = ZoneInfo(request.app[SETTINGS].hotline.timezone)
     raw = request.query.get("date")
     if not raw:
         return datetime.fromtimestamp(request.app[CLOCK](), UTC).astimezone(zone).date()
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ApiError(422, "invalid_field", {"date": f"'{raw[:20]}' is not a date YYYY-MM-DD"}) from None
+    # Day boundaries are epoch seconds: years 1 and 9999 overflow them, and no report lies so far out.
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ApiError(422, "invalid_field", {"date": f"a day between {FIRST_DAY} and {LAST_DAY}"})
+    return day
 
 
 async def _report(request: web.Request) -> dict[str, Any]:

@@ -34,6 +34,13 @@ from callcenter.web.streams import tied_to_session
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+SESSION_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "mode", "state", "created_at", "history", "waiting"],
+    "properties": {"id": {"type": "string"}, "mode": {"type": "string", "enum": ["sign", "operator"]},
+                   "state": {"type": "string"}, "created_at": {"type": "number"}, "history": {"type": "array"},
+                   "waiting": {"type": ["object", "null"]}},
+}
+ONE_SESSION: dict[str, Any] = {"type": "object", "required": ["session"], "properties": {"session": SESSION_SCHEMA}}
 VIDEO = web.AppKey("video", VideoService)
 VIDEO_PBX = web.AppKey("video_pbx", VideoPbx)
 Notify = Callable[[dict[str, Any]], None]
@@ -125,7 +132,9 @@ async def video_page(request: web.Request) -> web.FileResponse:
 @operation("Start a video session (resident): consent, the mode, recording consent", tags=["video"],
            request_body=START_SCHEMA,
            responses={201: ("the session and its token (keep it: it lets the page join the call)",
-                            {"type": "object"}),
+                            {"type": "object", "required": ["token", "ice_servers", "session"],
+                             "properties": {"token": {"type": "string"}, "ice_servers": {"type": "array"},
+                                            "session": SESSION_SCHEMA}}),
                       400: ("consent missing or a bad mode", None),
                       409: ("the hotline is closed: opens_at says when it opens", None),
                       429: ("a session from this address is going, or too many were started this hour", None)})
@@ -151,7 +160,7 @@ async def start_session(request: web.Request) -> web.Response:
 @routes.get("/api/video/session")
 @operation("The resident's session now (state, position, estimated wait); token in X-Video-Token",
            tags=["video"],
-           responses={200: ("the session", {"type": "object"}), 401: ("unknown or expired token", None)})
+           responses={200: ("the session", ONE_SESSION), 401: ("unknown or expired token", None)})
 async def resident_session(request: web.Request) -> web.Response:
     service = _service(request)
     session = await _call(service.session_for_token(request.headers.get("X-Video-Token", "")))
@@ -162,7 +171,11 @@ async def resident_session(request: web.Request) -> web.Response:
 
 @routes.get("/api/video/sessions")
 @operation("Live video sessions and the interpreters' pool", tags=["video"], access=STAFF,
-           responses={200: ("sessions and interpreters", {"type": "object"})})
+           responses={200: ("sessions and interpreters",
+                            {"type": "object", "required": ["sessions", "interpreters", "offers", "ice_servers"],
+                             "properties": {"sessions": {"type": "array", "items": SESSION_SCHEMA},
+                                            "interpreters": {"type": "array"}, "offers": {"type": "array"},
+                                            "ice_servers": {"type": "array"}}})})
 async def list_sessions(request: web.Request) -> web.Response:
     service = _service(request)
     sessions = [service.describe(s, staff=True) for s in service.sessions.values()]
@@ -176,7 +189,9 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 @routes.get("/api/video/sessions/{session_id}")
 @operation("One video session with its history and chat", tags=["video"], access=STAFF,
-           responses={200: ("the session", {"type": "object"}), 404: ("no such session", None)})
+           responses={200: ("the session", {"type": "object", "required": ["session", "chat"],
+                                            "properties": {"session": SESSION_SCHEMA, "chat": {"type": "array"}}}),
+                      404: ("no such session", None)})
 async def get_session(request: web.Request) -> web.Response:
     service = _service(request)
     session = await _call(service.get(request.match_info["session_id"]))
@@ -186,7 +201,9 @@ async def get_session(request: web.Request) -> web.Response:
 
 @routes.post("/api/video/interpreter/status")
 @operation("An interpreter becomes available or pauses (with a reason)", tags=["video"], access=("interpreter",),
-           request_body=STATUS_SCHEMA, responses={200: ("the new status", {"type": "object"}),
+           request_body=STATUS_SCHEMA, responses={200: ("the new status", {
+               "type": "object", "required": ["username", "status"],
+               "properties": {"username": {"type": "string"}, "status": {"type": "string"}}}),
                                                   409: ("busy in a session", None)})
 async def interpreter_status(request: web.Request) -> web.Response:
     body = await json_object(request)
@@ -199,7 +216,7 @@ async def interpreter_status(request: web.Request) -> web.Response:
 
 def _action(summary: str, roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return operation(summary, tags=["video"], access=roles,
-                     responses={200: ("the session", {"type": "object"}),
+                     responses={200: ("the session", ONE_SESSION),
                                 409: ("out of order (not offered to you, already taken, ended)", None)})
 
 
