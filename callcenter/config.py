@@ -108,6 +108,8 @@ class CaseSettings:
     number_pattern: str = setting(r"^[0-9]{6,12}$", "a regex for case numbers (digits only, so the IVR can take them)")
     statuses_file: str = setting("config/case_statuses.toml", "the status vocabulary: codes, texts, prompts")
     max_failures: int = setting(5, "failed verifications within the window that lock a key (>= 1)")
+    anonymous_line_max_failures: int = setting(20, "failed IVR verifications within the window that lock the "
+                                               "telephone line withheld-number callers share (>= 1)")
     failure_window_minutes: float = setting(15.0, "the window for counting failures, minutes (> 0)")
     lock_minutes: float = setting(30.0, "how long a locked case number / caller / address stays locked (> 0)")
     audit_retention_days: int = setting(365, "how long look-up audit records are kept, days (>= 1)")
@@ -396,6 +398,8 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     except re.error as exc:
         problems.append(ConfigProblem("cases.number_pattern", f"not a regular expression: {exc}", "e.g. ^[0-9]{6,12}$"))
     check("cases.max_failures", settings.cases.max_failures >= 1, "must be at least 1", "e.g. 5")
+    check("cases.anonymous_line_max_failures", settings.cases.anonymous_line_max_failures >= 1,
+          "must be at least 1", "e.g. 20")
     for key in ("failure_window_minutes", "lock_minutes"):
         check(f"cases.{key}", getattr(settings.cases, key) > 0, "must be positive", "minutes, e.g. 15")
     check("cases.audit_retention_days", settings.cases.audit_retention_days >= 1, "must be at least 1", "e.g. 365")
