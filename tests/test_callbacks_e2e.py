@@ -196,6 +196,19 @@ async def test_daily_limit_per_client_address(hotline: Hotline) -> None:
     assert refused.headers["Retry-After"] == "86400"
 
 
+async def test_asking_about_numbers_that_have_callbacks_counts_against_the_address(hotline: Hotline,
+                                                                                  redis: aioredis.Redis) -> None:
+    """Issue 16, point 2: "this number has a callback" is itself something learned, so a sweep of numbers from
+    one address is held by the same daily limit as requests."""
+    limit = hotline.settings.callbacks.per_address_daily_limit
+    numbers = [f"8495123{index:04d}" for index in range(limit + 1)]
+    for number in numbers:
+        await hotline.ask(number)
+        await redis.delete(*await redis.keys("cb:limit:addr:*"))  # each resident asked from their own address
+    probes = [(await hotline.client.post("/api/callbacks", json={"phone": number})).status for number in numbers]
+    assert probes == [200] * limit + [429]
+
+
 async def test_behind_a_trusted_proxy_each_resident_has_their_own_address_limit(settings: Settings,
                                                                              redis: aioredis.Redis) -> None:
     limit = settings.callbacks.per_address_daily_limit
