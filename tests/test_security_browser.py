@@ -52,7 +52,7 @@ async def test_pages_run_under_the_policy_without_violations(live: Live) -> None
             assert await page.evaluate("window.__violations") == []
 
             await page.goto(live.url + "reports/day?date=2026-11-24")
-            await expect(page.locator("h1")).to_contain_text("2026-11-24")
+            await expect(page.locator("h1")).to_contain_text("24 ноября 2026")
             assert await page.evaluate("getComputedStyle(document.querySelector('table')).borderCollapse") \
                 == "collapse"
             assert await page.evaluate("window.__violations") == []

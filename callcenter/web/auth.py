@@ -21,6 +21,7 @@ from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import SETTINGS
 from callcenter.web.openapi import operation, operation_of
+from callcenter.web.plainpage import plain_page
 from callcenter.web.streams import STAFF_SOCKETS
 
 routes = web.RouteTableDef()
@@ -42,6 +43,7 @@ current_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
+ROLE_NAMES = {"operator": "оператор", "interpreter": "переводчик", "supervisor": "старший смены"}
 LOGIN_PAGE = "/"  # the dashboard asks for a login, then goes to its `next` (static/dashboard.js)
 
 
@@ -103,6 +105,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             return login_redirect(request)
         raise ApiError(401, "login_required", "log in first (POST /api/login)")
     if session.role not in access:
+        if getattr(route.handler, "__browser_page__", False) and wants_html(request):
+            return plain_page(403, "Эта страница вам недоступна",
+                              f"Её может открыть {' или '.join(ROLE_NAMES.get(r, r) for r in access)}; вы вошли как "
+                              f"{ROLE_NAMES.get(session.role, session.role)}. Попросите старшего смены или войдите "
+                              "под другой учётной записью.",
+                              [("/", "Вернуться на панель оператора")])
         raise ApiError(403, "forbidden", f"this needs the role {' or '.join(access)}; you are {session.role}")
     if request.method in UNSAFE_METHODS and request.headers.get("X-CSRF-Token") != session.csrf:
         raise ApiError(403, "csrf", "missing or wrong X-CSRF-Token header (GET /api/me gives it)")

@@ -17,6 +17,7 @@ from callcenter.web.cases import CASES
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import CLOCK, REDIS, SETTINGS
 from callcenter.web.openapi import QueryParam, operation
+from callcenter.web.plainpage import plain_page
 
 routes = web.RouteTableDef()
 SUPERVISOR = ("supervisor",)
@@ -81,6 +82,15 @@ async def report_csv(request: web.Request) -> web.Response:
                       422: ("a bad date", None)})
 @browser_page
 async def report_page(request: web.Request) -> web.Response:
-    report = await _report(request)
-    return web.Response(text=page.render(report, request.app[SETTINGS].hotline.name), content_type="text/html",
-                        charset="utf-8")
+    try:
+        report = await _report(request)
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        return plain_page(422, "Нет такого дня", "Дата указывается как ГГГГ-ММ-ДД, с 2000 по 2099 год.",
+                          [("/reports/day", "Отчёт за сегодня"), ("/", "Панель")])
+    zone = ZoneInfo(request.app[SETTINGS].hotline.timezone)
+    now = datetime.fromtimestamp(request.app[CLOCK](), UTC).astimezone(zone)
+    current_hour = now.hour if report["date"] == now.date().isoformat() else None
+    return web.Response(text=page.render(report, request.app[SETTINGS].hotline.name, current_hour),
+                        content_type="text/html", charset="utf-8")
