@@ -26,6 +26,7 @@ from typing import Any
 
 from callcenter.pbx.ami import AmiClient
 from callcenter.pbx.protocol import Message
+from callcenter.softphone.pjsip import Operator, render
 from tests.asterisk.confedit import insert_after, replace_line
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,6 +91,8 @@ class RealPbx:
     ami_secret: str = field(default_factory=lambda: secrets.token_hex(12))
     tester_secret: str = field(default_factory=lambda: secrets.token_hex(12))
     ivr_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    # CALLCENTER_SOFTPHONE_SECRET of this PBX's service: the operators' SIP passwords derive from it.
+    softphone_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     process: subprocess.Popen[bytes] | None = None
     ami: AmiClient | None = None
 
@@ -203,6 +206,11 @@ write = all
 
     def pjsip_conf(self) -> str:
         text = (REPO / "config" / "pjsip.conf").read_text(encoding="utf-8")
+        # The operators' endpoints as `callcenter asterisk-config` writes them, inlined where pjsip.conf includes
+        # them (so the lines below find and change them like the rest).
+        operators = render([Operator(ext, f"Оператор {ext}") for ext in (REGISTERED_OPERATOR, UNREGISTERED_OPERATOR)],
+                           self.softphone_secret)
+        text = replace_line(text, r"#tryinclude pjsip_operators\.conf", operators)
         # The browsers' WSS transport needs Asterisk's TLS web server; the SIP tests use UDP only.
         text = replace_line(text, r"protocol = wss", "protocol = ws")
         text = replace_line(text, r"bind = 0\.0\.0\.0:8089", f"bind = 127.0.0.1:{free_port()}")
