@@ -1,13 +1,16 @@
-"""What the softphone adds before the operator hears a ring: from the INVITE leaving the caller to the dashboard
-ringing (tone started, caller shown), through a real SIP proxy.
+"""What the softphone adds before the operator hears a ring: from the SIP server ringing the operator to the
+dashboard ringing (tone started, caller shown).
 
-    python benchmarks/softphone_ring.py [--calls 50]
+    python benchmarks/softphone_ring.py [--calls 50] [--pbx kamailio|asterisk]
 
-Kamailio (Debian's, WebSocket module; tests/kamailio/kamailio.cfg) stands in for Asterisk as the SIP server;
-the service runs in this process on an embedded Valkey; headless Chromium plays the operator's dashboard and a
-caller page with JsSIP. Both pages stamp with `performance.timeOrigin + performance.now()` (one machine, one
-clock): the caller when JsSIP hands the INVITE to the WebSocket, the dashboard when its phone card turns to
-"ringing" (after the ring tone started). Each call is then cancelled and the next one waits until the page is
+kamailio: Kamailio (Debian's, WebSocket module; tests/kamailio/kamailio.cfg) is the SIP server and a second page
+with JsSIP the caller; the start is JsSIP handing the INVITE to the caller's WebSocket.
+asterisk: a real Asterisk 22 (tests/asterisk/pbx.py, ASTERISK_PREFIX) rings the operator as app_queue does,
+through `Local/<ext>@agents` (the dialplan's pre-dial handler adds the X-Hotline-* headers); the start is AMI's
+DialBegin towards PJSIP/<ext> (its Timestamp, Asterisk's clock: the same machine).
+Either way the service runs in this process on an embedded Valkey and headless Chromium plays the operator's
+dashboard, which stamps the moment its phone card turns to "ringing" (after the ring tone started), with
+`performance.timeOrigin + performance.now()`. Each call is then ended and the next waits until the page is
 ready again. Target: p99 < 300 ms.
 """
 
@@ -19,6 +22,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -68,6 +72,71 @@ async (cfg) => {
 """
 
 
+async def operator_page(browser: Any, url: str) -> Any:
+    from playwright.async_api import expect
+
+    page = await (await browser.new_context()).new_page()
+    await page.add_init_script(STAMP_RINGS)
+    await page.goto(url)
+    await page.fill("#username", "op1")
+    await page.fill("#password", PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#phone-card")).to_have_attribute("data-registered", "true", timeout=15_000)
+    return page
+
+
+async def run_asterisk(calls: int) -> list[float]:
+    """Asterisk rings PJSIP/103 through the agents context; DialBegin's Timestamp to the page's ring."""
+    from playwright.async_api import async_playwright, expect
+
+    from callcenter.pbx.protocol import Message
+    from tests.asterisk.pbx import RealPbx, free_port
+
+    with tempfile.TemporaryDirectory(prefix="softphone-bench-") as folder:
+        root = Path(folder)
+        (root / "sounds").mkdir()
+        store = EmbeddedValkey(str(root / "valkey"))
+        redis_url = store.start()
+        pbx = RealPbx(root / "asterisk", root / "sounds", http_port=free_port(), websocket_port=free_port(),
+                      browser_operators=("103",))
+        await pbx.start()
+        dial_begins: list[float] = []
+
+        def on_event(message: Message) -> None:
+            if message.name == "DialBegin" and (message.get("DestChannel") or "").startswith("PJSIP/103-"):
+                dial_begins.append(float(message.get("Timestamp") or 0) * 1000)
+
+        assert pbx.ami is not None
+        pbx.ami.on_event(on_event)
+        settings = Settings().replace("redis", url=redis_url).replace(
+            "softphone", websocket_url=f"ws://127.0.0.1:{pbx.websocket_port}/ws", sip_domain="127.0.0.1",
+            secret=pbx.softphone_secret)
+        server = TestServer(create_app(settings, redis_url=redis_url), host="127.0.0.1")
+        await server.start_server()
+        await server.app[ACCOUNTS].add("op1", "Оператор", "operator", PASSWORD, "Local/103@agents", "103")
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                page = await operator_page(browser, f"http://127.0.0.1:{server.port}/")
+                delays = []
+                for number in range(calls):
+                    response = await pbx.action("Originate", [
+                        ("Channel", "Local/103@agents"), ("Application", "Wait"), ("Data", "30"),
+                        ("CallerID", '"Иван Петров" <+74951234567>'), ("Async", "true")])
+                    assert response.get("Response") == "Success", response
+                    await page.wait_for_function(f"() => window.__rings.length > {number}", polling="raf")
+                    await page.keyboard.press("Alt+KeyX")  # reject: Dial ends, the Local channel with it
+                    await expect(page.locator("#phone-card")).to_have_attribute("data-phase", "ready")
+                    rang = await page.evaluate(f"window.__rings[{number}]")
+                    delays.append(rang - dial_begins[number])
+                await browser.close()
+        finally:
+            await server.close()
+            await pbx.stop()
+            store.stop()
+    return delays
+
+
 async def run(calls: int) -> list[float]:
     from playwright.async_api import async_playwright, expect
 
@@ -86,14 +155,8 @@ async def run(calls: int) -> list[float]:
         try:
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                operator = await (await browser.new_context()).new_page()
-                await operator.add_init_script(STAMP_RINGS)
-                await operator.goto(url)
-                await operator.fill("#username", "op1")
-                await operator.fill("#password", PASSWORD)
-                await operator.keyboard.press("Enter")
+                operator = await operator_page(browser, url)
                 card = operator.locator("#phone-card")
-                await expect(card).to_have_attribute("data-registered", "true", timeout=15_000)
                 caller = await (await browser.new_context()).new_page()
                 await caller.goto(url + "healthz")
                 await caller.evaluate(CALLER, {"ws": kamailio.websocket_url, "domain": kamailio.domain,
@@ -118,13 +181,21 @@ async def run(calls: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--pbx", choices=["kamailio", "asterisk"], default="kamailio")
     args = parser.parse_args()
-    if missing() or not Path(CHROMIUM).exists():
-        print(f"cannot run: {missing() or 'chromium is not installed'}", file=sys.stderr)
+    if args.pbx == "asterisk":
+        from tests.asterisk.pbx import missing_reason
+
+        reason = missing_reason() or ("" if Path(CHROMIUM).exists() else "chromium is not installed")
+    else:
+        reason = missing() or ("" if Path(CHROMIUM).exists() else "chromium is not installed")
+    if reason:
+        print(f"cannot run: {reason}", file=sys.stderr)
         return 2
-    delays = asyncio.run(run(args.calls))
+    delays = asyncio.run(run_asterisk(args.calls) if args.pbx == "asterisk" else run(args.calls))
     p50, p99 = percentile(delays, 0.5), percentile(delays, 0.99)
-    print(f"INVITE sent -> dashboard ringing, {len(delays)} calls through Kamailio: "
+    start = "Asterisk's DialBegin" if args.pbx == "asterisk" else "INVITE sent through Kamailio"
+    print(f"{start} -> dashboard ringing, {len(delays)} calls: "
           f"median {statistics.median(delays):.1f} ms, p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(delays):.1f} ms "
           f"(target p99 < 300 ms: {'met' if p99 < 300 else 'NOT met'})")
     return 0
