@@ -153,7 +153,7 @@ async def live(settings: Settings, redis: aioredis.Redis, tmp_path: Path) -> Asy
     kamailio = Kamailio(tmp_path / "kamailio", SECRET, ["101", "200", "300"])
     await kamailio.start()
     configured = settings.replace("softphone", websocket_url=kamailio.websocket_url, sip_domain=kamailio.domain,
-                                  secret=SECRET, wrapup_seconds=60,
+                                  secret=SECRET, wrapup_seconds=60, ring_timeout_seconds=2,
                                   quick_connects=["Старший смены=100", "Сурдопереводчик=300"])
     # The PBX simulator stands in for app_queue (the queue view, QueueAdd and QueuePause); the calls themselves go
     # through Kamailio.
@@ -327,11 +327,20 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await resident.evaluate("Promise.all([caller, desk].map((ua) => new Promise((resolve) => {"
                                     " if (ua.isRegistered()) resolve(); ua.once('registered', resolve); })))")
 
-            # A call rung out unanswered is a missed call, and the operator is told.
+            # A caller who gives up while it rings: told, nobody paused.
+            pauses = len(actions(live.sim, "QueuePause"))
             await resident.evaluate("call()")
             await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
             await resident.evaluate("s.terminate()")
-            await expect(page.locator("#sp-message")).to_contain_text("Пропущен звонок: Иван Петров")
+            await expect(page.locator("#sp-message")).to_contain_text("Звонящий положил трубку")
+            await expect(card).to_have_attribute("data-phase", "ready")
+            assert len(actions(live.sim, "QueuePause")) == pauses
+            # A call rung out unanswered (the PBX gives up after ring_timeout_seconds, here 2; the caller's page
+            # plays that part with its own timer) is a missed call: the operator is paused and told.
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
+            await resident.evaluate("setTimeout(() => s.terminate(), 1500)")
+            await expect(page.locator("#sp-message")).to_contain_text("Пропущен звонок: Иван Петров", timeout=5_000)
             await expect(page.locator("#sp-message")).to_contain_text("на паузе «не отвечает»")
             await expect(card).to_have_attribute("data-phase", "ready")
             await expect(page.locator("#my-state")).to_contain_text("Не отвечает")

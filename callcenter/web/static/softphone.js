@@ -30,6 +30,7 @@ const TEXT = {
     not_configured: "Телефон в браузере не настроен", transferred: "Звонок переведён на", transfer_failed: "Перевод не удался",
     call_ended: "Звонок завершён", saved: "Итог звонка сохранён.", shortcuts: "Клавиши: Alt+A ответить, Alt+M микрофон, Alt+H удержание, Alt+T перевод, Alt+X завершить или отклонить",
     after_call_reason: "Поствызывная обработка", not_responding: "Не отвечает", mic_error: "Нет доступа к микрофону",
+    caller_gone: "Звонящий положил трубку, не дождавшись ответа",
   },
   en: {
     phone: "Phone", off: "not registered", connecting: "connecting…", ready: "ready", ringing: "ringing",
@@ -52,6 +53,7 @@ const TEXT = {
     not_configured: "The browser phone is not configured", transferred: "Call transferred to", transfer_failed: "Transfer failed",
     call_ended: "Call ended", saved: "Wrap-up saved.", shortcuts: "Keys: Alt+A answer, Alt+M mute, Alt+H hold, Alt+T transfer, Alt+X hang up or reject",
     after_call_reason: "After-call work", not_responding: "Not responding", mic_error: "No microphone access",
+    caller_gone: "The caller hung up before the answer",
   },
 };
 
@@ -125,6 +127,9 @@ async function claimLine() {
     await sp.api("POST", "/api/softphone/line", { tab: sp.tab });
   } catch (error) {
     if (error.status === 409) {
+      // The lease was lost (another tab took the line while this one was asleep or offline): stop registering
+      // here, so the operator never has two phones ringing.
+      if (sp.ua) { sp.ua.stop(); sp.ua = null; }
       sp.phase = "second_tab";
       say("second_tab");
       render();
@@ -302,9 +307,17 @@ function transfer(number) {
   });
 }
 
+// Missed means the PBX gave up ringing this phone (app_queue's `timeout`, softphone.ring_timeout_seconds): a
+// caller who hangs up after a second of ringing is not the operator's fault and pauses no one.
+function isMissed(answered, cause) {
+  if (answered || sp.phase !== "ringing" || [JsSIP.C.causes.BUSY, JsSIP.C.causes.REJECTED].includes(cause)) return false;
+  return Date.now() - sp.startedAt >= (sp.account.ring_timeout_seconds - 1) * 1000;
+}
+
 function callEnded(answered, cause) {
   const caller = sp.caller;
-  const missed = !answered && sp.phase === "ringing" && cause !== JsSIP.C.causes.BUSY && cause !== JsSIP.C.causes.REJECTED;
+  const missed = isMissed(answered, cause);
+  const callerGone = !answered && sp.phase === "ringing" && !missed && cause === JsSIP.C.causes.CANCELED;
   stopRinging();
   stopTimer();
   sp.session = null;
@@ -318,6 +331,9 @@ function callEnded(answered, cause) {
     say("missed", `: ${displayCaller(caller)}. ${t("paused_missed")}`);
     pause(true, PAUSE_NOT_RESPONDING);
     notify(t("missed"), displayCaller(caller));
+  } else if (callerGone) {
+    sp.phase = "ready";
+    say("caller_gone", `: ${displayCaller(caller)}`);
   } else if (sp.lastCall.answered && sp.account.wrapup_seconds > 0) {
     startWrapup();
   } else {
