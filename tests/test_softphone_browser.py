@@ -243,6 +243,9 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await expect(page.locator("#screen-pop")).to_contain_text("100200300")
             await expect(card).to_have_attribute("data-ring-tone", "running")
             await page.wait_for_function("() => document.title.startsWith('☎')", polling=100, timeout=3_000)
+            artifacts = REPO / "tests" / "artifacts"
+            artifacts.mkdir(exist_ok=True)
+            await page.locator("#phone-card").screenshot(path=str(artifacts / "softphone-ringing.png"))
 
             # Answer by keyboard; audio flows both ways.
             await page.keyboard.press("Alt+KeyA")
@@ -256,8 +259,6 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await page.set_viewport_size({"width": 1280, "height": 800})
             SCREENSHOT.parent.mkdir(exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT))
-            artifacts = REPO / "tests" / "artifacts"
-            artifacts.mkdir(exist_ok=True)
             await page.set_viewport_size({"width": 390, "height": 844})
             await page.screenshot(path=str(artifacts / "softphone-390.png"), full_page=True)
             overflow = await page.evaluate(
@@ -306,6 +307,7 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             assert actions(live.sim, "QueuePause")[-1]["Reason"] == "Поствызывная обработка"
             await page.select_option("#sp-disposition", "Статус дела")
             await page.fill("#sp-note", "Переведён к сурдопереводчику")
+            await page.locator("#phone-card").screenshot(path=str(artifacts / "softphone-wrapup.png"))
             await page.click('#sp-wrapup button[type="submit"]')
             await expect(card).to_have_attribute("data-wrapups", "1")
             await expect(card).to_have_attribute("data-phase", "ready")

@@ -529,6 +529,8 @@ function buildControls() {
   if (chosen) $("sp-disposition").value = chosen;
   $("sp-auto-answer").checked = localStorage.getItem("softphone.autoAnswer") === "1";
   $("sp-shortcuts").textContent = t("shortcuts");
+  // The key shows on hover too, where the operator looks for it.
+  for (const node of document.querySelectorAll("#phone-card [aria-keyshortcuts]")) node.title = node.getAttribute("aria-keyshortcuts");
 }
 
 function statusKey() {
