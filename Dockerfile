@@ -2,6 +2,15 @@
 # worker` (timed jobs) and `callcenter simulate` (the PBX simulator, for a demo without Asterisk); compose.yaml
 # runs all three beside Valkey. Point it at Redis with REDIS_URL and at Asterisk with CALLCENTER_AMI_HOST and
 # CALLCENTER_AMI_SECRET; mount your settings at /app/config.
+
+# The softphone's SIP library: JsSIP from the npm registry, pinned by package-lock.json, bundled into one ES module.
+# Node is needed only here; the final image serves the one file.
+FROM node:20-slim AS browser-libs
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+RUN mkdir -p callcenter/web/static/vendor && npm run --silent build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,6 +24,7 @@ RUN useradd --system --create-home --home-dir /home/callcenter --uid 10001 callc
 
 COPY pyproject.toml README.md ./
 COPY callcenter ./callcenter
+COPY --from=browser-libs /build/callcenter/web/static/vendor ./callcenter/web/static/vendor
 RUN pip install --no-compile . && rm -rf /root/.cache
 
 COPY config ./config

@@ -324,6 +324,69 @@ def cmd_user(args: argparse.Namespace) -> int:
             embedded.stop()
 
 
+def cmd_asterisk_config(args: argparse.Namespace) -> int:
+    """Write the operators' PJSIP endpoints (the include pjsip.conf loads) from the accounts, then have Asterisk
+    reload res_pjsip through AMI when asked."""
+    from callcenter.accounts.store import AccountStore
+    from callcenter.softphone.pjsip import Operator, render
+    from callcenter.storage import connect
+
+    settings = _settings(args)
+    if not settings.softphone.secret:
+        print("error: set CALLCENTER_SOFTPHONE_SECRET (the operators' SIP passwords are derived from it)",
+              file=sys.stderr)
+        return 2
+    url, embedded = store_for_command(settings)
+
+    async def accounts() -> list[Operator]:
+        client = connect(url)
+        try:
+            return [Operator(u.extension, u.name) for u in await AccountStore(client).all()
+                    if u.extension and not u.disabled]
+        finally:
+            await client.aclose()
+
+    try:
+        operators = asyncio.run(accounts())
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    text = render(operators, settings.softphone.secret)
+    output = Path(args.output)
+    # Readable by its owner only: it holds every operator's SIP password.
+    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+    print(f"wrote {len(operators)} operator endpoint(s) to {output}")
+    if not args.reload:
+        return 0
+    return asyncio.run(_reload_pjsip(settings))
+
+
+async def _reload_pjsip(settings: Settings) -> int:
+    from callcenter.pbx.ami import AmiClient, AmiError
+
+    ami = settings.ami
+    if not ami.host:
+        print("error: --reload needs Asterisk's AMI (ami.host)", file=sys.stderr)
+        return 2
+    client = AmiClient(ami.host, ami.port, ami.username, ami.secret, events="off",
+                       connect_timeout=ami.connect_timeout, action_timeout=ami.action_timeout)
+    try:
+        await client.connect()
+        # `Reload` of one module needs the AMI user's `system` (or `config`) write right; not `command`, which
+        # would let the user run any CLI command.
+        await client.send_action("Reload", [("Module", "res_pjsip.so")])
+    except AmiError as exc:
+        print(f"error: the reload failed ({exc}); run `asterisk -rx 'module reload res_pjsip.so'` instead",
+              file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    print("Asterisk reloaded res_pjsip")
+    return 0
+
+
 def cmd_simulate_day(args: argparse.Namespace) -> int:
     """One working day of the whole hotline, faster than real time, then the invariants and the report."""
     from datetime import date
@@ -415,6 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "for Local/101@agents)")
     user.add_argument("--extension", help="the operator's softphone extension, e.g. 101")
     user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    asterisk = add("asterisk-config", cmd_asterisk_config,
+                   "write the operators' softphone endpoints (PJSIP include) from the accounts")
+    asterisk.add_argument("--output", default="pjsip_operators.conf",
+                          help="the file pjsip.conf includes (e.g. /etc/asterisk/pjsip_operators.conf)")
+    asterisk.add_argument("--reload", action="store_true", help="then reload res_pjsip through AMI")
     prompts = add("prompts", cmd_prompts, "IVR prompts: build DIR synthesises stand-ins (espeak-ng, sox); list")
     prompts.add_argument("action", choices=["build", "list"])
     prompts.add_argument("directory", nargs="?", help="Asterisk's sounds directory: <lang>/hotline/... go there")

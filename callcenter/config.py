@@ -170,6 +170,26 @@ class VideoSettings:
 
 
 @dataclass(frozen=True)
+class SoftphoneSettings:
+    websocket_url: str = setting("", "the SIP WebSocket the operators' browsers register on, e.g. "
+                                 "wss://pbx.example.org:8089/ws (ws:// only on loopback); empty: no softphone")
+    sip_domain: str = setting("", "the domain of the operators' SIP URIs (sip:101@domain); empty: the host of "
+                              "websocket_url")
+    secret: str = setting("", "set CALLCENTER_SOFTPHONE_SECRET in the environment: each operator's SIP password "
+                          "is derived from it (HMAC), and `callcenter asterisk-config` writes the same", secret=True)
+    ice_servers: list[str] = setting([], "STUN/TURN servers for the operators' browsers, e.g. "
+                                     "stun:stun.example.org:3478 (empty: host candidates only, a LAN)")
+    wrapup_seconds: int = setting(30, "after-call work after each call, seconds (0: none)")
+    dispositions: list[str] = setting(["Консультация", "Запись на приём", "Статус дела", "Жалоба",
+                                       "Ошибочный звонок", "Другое"], "what an operator chooses after a call")
+    quick_connects: list[str] = setting(["Старший смены=100", "Вторая линия=200", "Сурдопереводчик=300"],
+                                        "blind-transfer targets, 'name=number' (the operators' dialplan "
+                                        "context must reach the number)")
+    ring_timeout_seconds: int = setting(15, "how long the page rings before counting the call missed (> 0; "
+                                        "queues.conf `timeout` ends it on the PBX side)")
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     host: str = setting("127.0.0.1", "the address the built-in PBX simulator listens on")
     port: int = setting(5039, "the simulator's AMI port, 1..65535")
@@ -208,6 +228,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    softphone: SoftphoneSettings = field(default_factory=SoftphoneSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "defaults"
@@ -412,6 +433,7 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
         check("video.stun_urls" if url.startswith("stun") else "video.turn_urls",
               bool(re.fullmatch(r"(stuns?|turns?):[^\s]+", url)), f"'{url[:60]}' is not a STUN/TURN URL",
               "e.g. turn:turn.example.org:3478?transport=udp")
+    problems.extend(_softphone_problems(settings.softphone))
     check("simulator.agents", settings.simulator.agents >= 0, "must not be negative", "e.g. 8")
     check("simulator.calls_per_day", settings.simulator.calls_per_day >= 0, "must not be negative",
           "e.g. 3000")
@@ -422,6 +444,29 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
           f"unknown level '{settings.logging.level}'", "DEBUG, INFO, WARNING or ERROR")
     check("logging.format", settings.logging.format in {"auto", "text", "json"},
           f"unknown format '{settings.logging.format}'", "auto, text or json")
+    return problems
+
+
+def _softphone_problems(sp: SoftphoneSettings) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    if sp.websocket_url and not re.fullmatch(r"wss?://[^\s/]+(/\S*)?", sp.websocket_url):
+        problems.append(ConfigProblem("softphone.websocket_url", f"'{sp.websocket_url[:60]}' is not a ws:// or "
+                                      "wss:// URL", "e.g. wss://pbx.example.org:8089/ws"))
+    for url in sp.ice_servers:
+        if not re.fullmatch(r"(stuns?|turns?):[^\s]+", url):
+            problems.append(ConfigProblem("softphone.ice_servers", f"'{url[:60]}' is not a STUN/TURN URL",
+                                          "e.g. stun:stun.example.org:3478"))
+    if sp.wrapup_seconds < 0:
+        problems.append(ConfigProblem("softphone.wrapup_seconds", "must not be negative", "e.g. 30"))
+    if sp.ring_timeout_seconds <= 0:
+        problems.append(ConfigProblem("softphone.ring_timeout_seconds", "must be positive", "e.g. 15"))
+    if not sp.dispositions:
+        problems.append(ConfigProblem("softphone.dispositions", "needs at least one", "e.g. [\"Консультация\"]"))
+    for item in sp.quick_connects:
+        name, sep, number = item.partition("=")
+        if not sep or not name.strip() or not re.fullmatch(r"\+?[0-9*#]{1,20}", number.strip()):
+            problems.append(ConfigProblem("softphone.quick_connects", f"'{item[:60]}' is not 'name=number'",
+                                          "e.g. 'Старший смены=100'"))
     return problems
 
 

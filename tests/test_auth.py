@@ -27,6 +27,8 @@ PUBLIC = {
     # Residents' video: the page, the start, and their session by its token; the signalling socket checks the
     # token or the staff session itself (tested in test_video_sessions).
     ("GET", "/video"), ("POST", "/api/video/sessions"), ("GET", "/api/video/session"), ("GET", "/api/video/ws"),
+    # The softphone's SIP library (a public npm package), served like the rest of /static.
+    ("GET", "/static/vendor/jssip.min.js"),
 }
 
 

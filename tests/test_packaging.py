@@ -295,6 +295,10 @@ def test_what_the_image_copies_is_in_the_build_context() -> None:
         if keyword != "COPY":
             continue
         *sources, _ = rest.split()
+        if sources[0].startswith("--from="):  # from an earlier stage of the Dockerfile, not the build context
+            stage = sources[0].removeprefix("--from=")
+            assert any(k == "FROM" and r.endswith(f" AS {stage}") for k, r in dockerfile_instructions()), stage
+            continue
         for source in sources:
             assert (REPO / source).exists(), source
             assert source not in ignored and source.split("/")[0] not in ignored, f"{source} is .dockerignored"

@@ -16,7 +16,7 @@ from callcenter.config import Settings
 from callcenter.hours import WorkingHours
 from callcenter.metrics import create_registry, metrics_middleware
 from callcenter.storage import connect
-from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotline, ivr, me, reports, video
+from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotline, ivr, me, reports, softphone, video
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 from callcenter.web.remote import forwarded_middleware, networks
@@ -73,6 +73,7 @@ def create_app(
         await client.aclose()
 
     app.cleanup_ctx.append(redis_context)
+    app.cleanup_ctx.append(softphone.store_context)
     app.cleanup_ctx.extend(extra_contexts)
     app.cleanup_ctx.append(video.video_context)
     app.add_routes(health.routes)
@@ -86,5 +87,6 @@ def create_app(
     app.add_routes(dashboard.routes)
     app.add_routes(video.routes)
     app.add_routes(reports.routes)
+    app.add_routes(softphone.routes)
     app.router.add_static("/static", Path(__file__).parent / "static", name="static")
     return app

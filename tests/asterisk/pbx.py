@@ -26,6 +26,7 @@ from typing import Any
 
 from callcenter.pbx.ami import AmiClient
 from callcenter.pbx.protocol import Message
+from callcenter.softphone.pjsip import Operator, render
 from tests.asterisk.confedit import insert_after, replace_line
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +45,8 @@ LOADED_MODULES = (
     "res_pjsip_authenticator_digest", "res_pjsip_outbound_authenticator_digest", "res_pjsip_endpoint_identifier_ip",
     "res_pjsip_endpoint_identifier_user", "res_pjsip_registrar", "res_pjsip_dtmf_info", "res_pjsip_rfc3326",
     "res_pjsip_transport_websocket", "res_pjsip_nat", "res_pjsip_pubsub", "chan_pjsip",
+    # PJSIP_HEADER() (the softphone's X-Hotline-* headers) and REFER (its blind transfer).
+    "res_pjsip_header_funcs", "res_pjsip_refer",
     "codec_ulaw", "codec_alaw", "codec_resample", "format_wav", "format_pcm", "format_sln", "bridge_simple",
     "bridge_native_rtp", "bridge_holding", "bridge_builtin_features",
     # Functions before pbx_config: [globals] calls ENV() while the dialplan loads.
@@ -51,6 +54,7 @@ LOADED_MODULES = (
     "func_global", "func_math", "func_timeout", "func_hangupcause", "func_devstate",
     "pbx_config", "app_dial", "app_queue", "app_playback", "app_read", "app_stack", "app_exec", "app_while",
     "app_userevent", "app_mixmonitor", "app_senddtmf", "app_sayunixtime", "app_verbose", "app_waitforsilence",
+    "app_playtones",  # tests only: a resident's handset that speaks (test-extensions.conf)
 )
 # Operators in the test PBX: 101's phone answers (a static contact back to this Asterisk); 102's is unregistered.
 REGISTERED_OPERATOR = "101"
@@ -90,6 +94,12 @@ class RealPbx:
     ami_secret: str = field(default_factory=lambda: secrets.token_hex(12))
     tester_secret: str = field(default_factory=lambda: secrets.token_hex(12))
     ivr_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    # CALLCENTER_SOFTPHONE_SECRET of this PBX's service: the operators' SIP passwords derive from it.
+    softphone_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    # Browser softphones (tests/asterisk/test_softphone_real.py): Asterisk's HTTP server on this port carries the
+    # SIP WebSocket (ws://127.0.0.1:<port>/ws), and these operators' endpoints keep webrtc = yes. 0: neither.
+    websocket_port: int = 0
+    browser_operators: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     ami: AmiClient | None = None
 
@@ -178,7 +188,9 @@ directory = {self.root / 'moh'}
             (self.etc / quiet).write_text("[general]\n", encoding="utf-8")
         (self.etc / "acl.conf").write_text("", encoding="utf-8")
         (self.etc / "rtp.conf").write_text("[general]\nrtpstart = 20000\nrtpend = 30000\n", encoding="utf-8")
-        (self.etc / "http.conf").write_text("[general]\nenabled = no\n", encoding="utf-8")
+        (self.etc / "http.conf").write_text(
+            f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {self.websocket_port}\n"
+            if self.websocket_port else "[general]\nenabled = no\n", encoding="utf-8")
         (self.etc / "queues.conf").write_text((REPO / "config" / "queues.conf").read_text(encoding="utf-8"),
                                               encoding="utf-8")
         (self.etc / "manager.conf").write_text(self.manager_conf(), encoding="utf-8")
@@ -203,6 +215,11 @@ write = all
 
     def pjsip_conf(self) -> str:
         text = (REPO / "config" / "pjsip.conf").read_text(encoding="utf-8")
+        # The operators' endpoints as `callcenter asterisk-config` writes them, inlined where pjsip.conf includes
+        # them (so the lines below find and change them like the rest).
+        extensions = (REGISTERED_OPERATOR, UNREGISTERED_OPERATOR, *self.browser_operators)
+        operators = render([Operator(ext, f"Оператор {ext}") for ext in extensions], self.softphone_secret)
+        text = replace_line(text, r"#tryinclude pjsip_operators\.conf", operators)
         # The browsers' WSS transport needs Asterisk's TLS web server; the SIP tests use UDP only.
         text = replace_line(text, r"protocol = wss", "protocol = ws")
         text = replace_line(text, r"bind = 0\.0\.0\.0:8089", f"bind = 127.0.0.1:{free_port()}")
@@ -215,8 +232,14 @@ write = all
         # Operators' test phones are plain SIP handsets, not browsers: no DTLS-SRTP and ICE to loop back.
         text = replace_line(text, r"webrtc = yes", "webrtc = no")
         text = replace_line(text, r"dtls_auto_generate_cert = yes", "")
+        for browser in self.browser_operators:  # a real browser: DTLS-SRTP, ICE and the rest, as in production
+            text = insert_after(text, f"[{browser}](operator-endpoint)", "webrtc = yes\ndtls_auto_generate_cert = yes")
         text = insert_after(text, f"[{REGISTERED_OPERATOR}](operator-aor)",
                             f"contact = sip:op{REGISTERED_OPERATOR}@127.0.0.1:{self.sip_port}")
+        if self.browser_operators:
+            # The browser connects from 127.0.0.1 too, which [loopback-identify] claims by address: name the
+            # endpoint by the user first, as production does (there the browser's address matches no identify).
+            text += "\n[global]\ntype = global\nendpoint_identifier_order = username,ip,anonymous\n"
         return text + """
 ; --- test only: SIP that this Asterisk sends to itself (operators' and residents' phones) -------------------
 [loopback]

@@ -34,9 +34,9 @@ class Resident:
     def recording(self) -> str:
         return str(self.pbx.recordings / f"{self.name}.wav")
 
-    async def call(self, timeout: float = 20.0) -> None:
+    async def call(self, timeout: float = 20.0, handset: str = "test-handset") -> None:
         response = await self.pbx.action("Originate", [
-            ("Channel", f"Local/{self.number}@test-caller"), ("Context", "test-handset"), ("Exten", "listen"),
+            ("Channel", f"Local/{self.number}@test-caller"), ("Context", handset), ("Exten", "listen"),
             ("Priority", "1"), ("ChannelId", self.handset_id), ("OtherChannelId", self.line_id),
             ("Variable", f"HANDSET={self.name}"), ("Timeout", "30000"), ("Async", "true")])
         assert response.get("Response") == "Success", response

@@ -1,5 +1,8 @@
 // The operators' dashboard. One WebSocket pushes the queue's changes; the page keeps the state and redraws
-// the panel a change touches. It reconnects by itself and says when it is offline.
+// the panel a change touches. It reconnects by itself and says when it is offline. The softphone is its own
+// module (softphone.js), started after the login.
+
+import { setSoftphoneLanguage, startSoftphone, stopSoftphone } from "./softphone.js";
 
 const TEXT = {
   ru: {
@@ -31,7 +34,8 @@ const TEXT = {
     you_are: "Вы", video_none: "Видеосеансов нет.", today: "Сегодня по часам", printable: "Отчёт для печати",
     hour: "Час", logged_in: "На линии", needed: "Нужно (Эрланг C)", callback_outcomes: "Обратные звонки: итоги",
     requested: "заказано", first_attempt: "с первой попытки", later_attempt: "с повторной",
-    carried_over: "перенесено", pending: "в работе",
+    carried_over: "перенесено", pending: "в работе", wrapups: "Итоги звонков операторов", when: "Когда",
+    disposition: "Итог", note: "Заметка", no_wrapups: "Итогов за сутки нет.",
   },
   en: {
     title: "Hotline", offline: "offline", online: "online", logout: "Log out", login: "Log in",
@@ -63,7 +67,8 @@ const TEXT = {
     today: "Today by hour", printable: "Printable report", hour: "Hour", logged_in: "Logged in",
     needed: "Needed (Erlang C)", callback_outcomes: "Callbacks: outcomes", requested: "requested",
     first_attempt: "at the first attempt", later_attempt: "at a later attempt", carried_over: "carried over",
-    pending: "in progress",
+    pending: "in progress", wrapups: "Operators' call wrap-ups", when: "When", disposition: "Disposition",
+    note: "Note", no_wrapups: "No wrap-ups in the last day.",
   },
 };
 
@@ -83,6 +88,8 @@ function translate() {
   render();
   renderToday();
   renderVideo();
+  renderWrapups();
+  setSoftphoneLanguage(state.lang);
 }
 
 function setLink(online) {
@@ -90,10 +97,11 @@ function setLink(online) {
   $("link").textContent = t(online ? "online" : "offline");
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, options = {}) {
   const headers = { "Content-Type": "application/json" };
   if (state.me && method !== "GET") headers["X-CSRF-Token"] = state.me.csrf_token;
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+                                       ...options });
   const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
   if (!response.ok) throw Object.assign(new Error(data?.detail ? JSON.stringify(data.detail) : response.statusText),
                                         { status: response.status, data });
@@ -241,6 +249,24 @@ async function loadToday() {
   } catch (error) { $("callback-outcomes").textContent = error.message; }
 }
 
+async function loadWrapups() {
+  if (state.me?.role !== "supervisor") return;
+  try {
+    state.wrapups = await api("GET", "/api/softphone/wrapups?hours=24&limit=50");
+    renderWrapups();
+  } catch (error) { $("wrapups-error").textContent = error.message; }
+}
+
+function renderWrapups() {
+  if (!state.wrapups) return;
+  const when = (ts) => new Date(ts * 1000).toLocaleTimeString(state.lang === "ru" ? "ru-RU" : "en-GB",
+                                                               { timeZone: state.me.timezone });
+  $("wrapups").innerHTML = state.wrapups.length ? state.wrapups.map((w) => `<tr data-wrapup="${esc(w.id)}">
+    <td>${esc(when(w.saved_at))}</td><td>${esc(w.username)}</td><td>${esc(w.caller)} ${esc(w.caller_name)}</td>
+    <td>${esc(w.disposition)}</td><td>${esc(w.note)}</td></tr>`).join("")
+    : `<tr><td colspan="5">${esc(t("no_wrapups"))}</td></tr>`;
+}
+
 function renderToday() {
   const report = state.report;
   if (!report) return;
@@ -366,6 +392,14 @@ async function start() {
   loadCallbacks();
   loadVideo();
   loadToday();
+  loadWrapups();
+  if (["operator", "supervisor"].includes(state.me.role)) {
+    startSoftphone({ api, lang: state.lang, hooks: {
+      showCase,
+      inQueue: () => Boolean(state.me?.interface && state.queue?.membersByInterface[state.me.interface]),
+      onCaller: (pop) => { state.pop = { ...pop, interface: state.me.interface }; renderPop(); },
+    } }).catch((error) => { $("sp-message").textContent = error.message; });
+  }
 }
 
 async function meAction(path, body) {
@@ -397,6 +431,7 @@ $("login").addEventListener("submit", async (event) => {
   }
 });
 $("logout").addEventListener("click", async () => {
+  await stopSoftphone();
   await api("POST", "/api/logout").catch(() => {});
   state.me = null;
   state.socket?.close();
@@ -470,6 +505,6 @@ async function videoAction(path, body, openSession) {
 setInterval(render, 1000);
 setInterval(() => { if (state.socket?.readyState === WebSocket.OPEN) state.socket.send("snapshot"); }, 15000);
 setInterval(() => { if (state.me) { loadCallbacks(); loadVideo(); } }, 10000);
-setInterval(() => { if (state.me) loadToday(); }, 30000);
+setInterval(() => { if (state.me) { loadToday(); loadWrapups(); } }, 30000);
 translate();
 start();

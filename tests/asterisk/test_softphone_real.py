@@ -1,0 +1,135 @@
+"""The dashboard's softphone on a real Asterisk 22: the operator logs in, the page registers to PJSIP over a
+WebSocket (webrtc = yes: DTLS-SRTP, ICE), a resident calls the hotline and waits in the queue, app_queue rings the
+browser, the operator answers, audio flows both ways through Asterisk, hangs up and wraps up."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from callcenter.accounts.store import AccountStore
+from callcenter.cases.model import Case
+from callcenter.cases.store import CaseStore
+from callcenter.config import Settings
+from callcenter.softphone.store import SoftphoneStore
+from callcenter.web.dashboard import JSSIP
+from tests.asterisk.conftest import Events
+from tests.asterisk.pbx import RealPbx, free_port
+from tests.asterisk.people import Resident
+from tests.asterisk.test_ivr_real import seconds_heard
+from tests.test_softphone_browser import ARGS, CHROMIUM, PEER_TOOLS, energy_over, write_tone
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(not JSSIP.is_file(), reason="JsSIP is not built: `npm ci && npm run build` (make test does it)"),
+    pytest.mark.skipif(shutil.which("sox") is None, reason="sox measures what the resident hears"),
+]
+BROWSER = "103"
+PASSWORD = "real pbx browser password"
+
+
+@pytest.fixture
+async def pbx(tmp_path: Path, prompts_dir: Path) -> AsyncIterator[RealPbx]:
+    """The harness's Asterisk, with its HTTP server carrying the SIP WebSocket and a browser operator (103)."""
+    test_pbx = RealPbx(tmp_path / "asterisk", prompts_dir, http_port=free_port(), websocket_port=free_port(),
+                       browser_operators=(BROWSER,))
+    await test_pbx.start()
+    try:
+        yield test_pbx
+    finally:
+        await test_pbx.stop()
+
+
+async def test_a_queue_call_answered_in_the_browser(pbx: RealPbx, events: Events, service_factory: Any,
+                                                    store: aioredis.Redis, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    service = await service_factory(
+        CALLCENTER_SOFTPHONE_WEBSOCKET_URL=f"ws://127.0.0.1:{pbx.websocket_port}/ws",
+        CALLCENTER_SOFTPHONE_SIP_DOMAIN="127.0.0.1", CALLCENTER_SOFTPHONE_SECRET=pbx.softphone_secret,
+        CALLCENTER_SOFTPHONE_WRAPUP_SECONDS="30")
+    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
+    await CaseStore(store, Settings().cases).upsert_all([
+        Case("100200300", "Ежемесячное пособие", "Иванова А. П.", "1954-03-15", ["+79160007001"], "in_review",
+             "2026-11-10")])
+    tone = write_tone(tmp_path / "tone.wav")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                   args=[*ARGS, f"--use-file-for-fake-audio-capture={tone}"])
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 800})
+            await context.add_init_script(PEER_TOOLS)
+            page = await context.new_page()
+            await page.goto(service.url + "/")
+            await page.fill("#username", "op103")
+            await page.fill("#password", PASSWORD)
+            await page.keyboard.press("Enter")
+            card = page.locator("#phone-card")
+            await expect(card).to_have_attribute("data-registered", "true", timeout=15_000)
+
+            # Asterisk has the browser's contact over the WebSocket; once qualified, app_queue sees it free.
+            contacts = await pbx.command("pjsip show contacts")
+            assert any(f"{BROWSER}/sip:" in line and "transport=ws" in line for line in contacts.splitlines()), \
+                contacts
+            await pbx.command(f"pjsip qualify {BROWSER}")
+            await page.click("#queue-in")
+            await expect(page.locator(f'#members tr[data-interface="Local/{BROWSER}@agents"]')).to_contain_text(
+                "свободен", timeout=15_000)
+            shown = await pbx.command("queue show hotline")
+            assert f"PJSIP/{BROWSER}" in shown and "Not in use" in shown, shown
+
+            resident = Resident(pbx, events, "+79160007001")
+            await resident.call(handset="test-handset-tone")
+            await resident.reaches("Background", context="hotline-ivr")
+            await resident.press("1")
+            await resident.in_queue()
+
+            # app_queue rings the browser, with the dialplan's headers: who calls, which queue call, the cases.
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=20_000)
+            await expect(page.locator("#sp-caller-number")).to_have_text("+79160007001")
+            await expect(page.locator("#sp-caller-kind")).to_have_text("Звонок из очереди")
+            await expect(page.locator("#sp-cases")).to_contain_text("100200300")
+            await page.keyboard.press("Alt+KeyA")
+            await expect(card).to_have_attribute("data-phase", "talking", timeout=10_000)
+            connected = await events.wait(
+                lambda m: m.name == "AgentConnect" and m.get("Uniqueid") == resident.line_id, 15, "AgentConnect")
+            assert connected.get("Interface") == f"Local/{BROWSER}@agents"
+
+            # Asterisk's tone reaches the page; the page's microphone reaches the resident through Asterisk.
+            assert await energy_over(page, 2.0) > 0, "the operator hears nothing from Asterisk"
+            await page.keyboard.press("Alt+KeyX")
+            await expect(card).to_have_attribute("data-phase", "wrapup", timeout=10_000)
+            await events.wait(lambda m: m.name == "AgentComplete" and m.get("Uniqueid") == resident.line_id, 15,
+                              "AgentComplete")
+            await events.wait(lambda m: m.name == "Hangup" and m.get("Uniqueid") == resident.handset_id, 15,
+                              "the resident's line ended with the operator's hang-up")
+            # What the resident heard from the moment the operator was connected (before it: the IVR's prompts).
+            recording = await events.wait(
+                lambda m: m.name == "MixMonitorStart" and m.get("Uniqueid") == resident.handset_id, 5, "recording")
+            offset = float(connected.get("Timestamp") or 0) - float(recording.get("Timestamp") or 0) + 0.3
+            assert offset > 0.3, (connected, recording)
+            heard = tmp_path / "heard-from-operator.wav"
+            await asyncio.to_thread(subprocess.run, [
+                "sox", str(pbx.recordings / f"{resident.name}-heard.wav"), str(heard), "trim", f"{offset:.3f}"],
+                check=True)
+            assert await asyncio.to_thread(seconds_heard, str(heard)) > 1.0, "the resident heard no operator"
+
+            # Wrap-up: saved with the queue caller's Uniqueid; the queue view counts the answered call.
+            await page.select_option("#sp-disposition", "Консультация")
+            await page.fill("#sp-note", "Проверка на настоящей АТС")
+            await page.click('#sp-wrapup button[type="submit"]')
+            await expect(card).to_have_attribute("data-wrapups", "1")
+            (wrapup,) = await SoftphoneStore(store).wrapups(0, 10)
+            assert (wrapup["queue_uniqueid"], wrapup["disposition"], wrapup["answered"]) == \
+                (resident.line_id, "Консультация", True)
+            await expect(page.locator('[data-figure="answered"]')).to_have_text("1", timeout=10_000)
+        finally:
+            await browser.close()

@@ -1,0 +1,351 @@
+"""The dashboard's softphone in a real browser, through a real SIP server: Debian's Kamailio (WebSocket module,
+registrar and proxy) between the operator's dashboard in headless Chromium (fake microphone) and a second page
+playing the caller with JsSIP too. No Asterisk: tests/asterisk/ covers the real PBX."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import struct
+import wave
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from callcenter.cases.model import Case
+from callcenter.config import Settings
+from callcenter.pbx.simulator import PbxSimulator, SimConfig
+from callcenter.server import build_service
+from callcenter.softphone.identity import sip_password
+from callcenter.web.auth import ACCOUNTS
+from callcenter.web.callbacks import SCHEDULER
+from callcenter.web.cases import CASES
+from callcenter.web.dashboard import JSSIP
+from callcenter.web.hotline import PBX_LINK
+from callcenter.web.softphone import STORE
+from tests.conftest import REPO
+from tests.kamailio.server import Kamailio, missing
+from tests.test_dashboard_browser import NoJobs, actions
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(bool(missing()), reason=missing() or "-"),
+    pytest.mark.skipif(not JSSIP.is_file(), reason="JsSIP is not built: `npm ci && npm run build` (make test does it)"),
+]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        "--autoplay-policy=no-user-gesture-required"]
+SECRET = "softphone-browser-test-secret"
+PASSWORD = "browser test password"
+SCREENSHOT = REPO / "docs" / "softphone-call.png"
+
+# Every RTCPeerConnection the page makes, so the test can read its getStats() without a hook in the page's code;
+# and what the test asks of them. Stats have no event to await: these poll them, on the page's clock.
+PEER_TOOLS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  window.__peers = [];
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) { super(...args); window.__peers.push(this); }
+  };
+  const audioStats = async () => {
+    const pc = [...window.__peers].reverse().find((p) => p.connectionState !== "closed" && p.getReceivers().length);
+    for (const r of pc ? (await pc.getStats()).values() : [])
+      if (r.type === "inbound-rtp" && r.kind === "audio")
+        return { energy: r.totalAudioEnergy || 0, duration: r.totalSamplesDuration || 0 };
+    return { energy: 0, duration: 0 };
+  };
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 100));
+  // The energy received over the next `seconds` of received audio.
+  window.energyOver = async (seconds) => {
+    const before = await audioStats();
+    for (;;) {
+      await tick();
+      const now = await audioStats();
+      if (now.duration >= before.duration + seconds) return now.energy - before.energy;
+    }
+  };
+})();
+"""
+# The caller's page: two JsSIP phones on Kamailio, the resident (200) and the interpreter desk (300) that takes
+# the transferred call.
+CALLER = """
+async (cfg) => {
+  const { default: JsSIP } = await import("/static/vendor/jssip.min.js");
+  const phone = (ext, name) => new Promise((resolve, reject) => {
+    const ua = new JsSIP.UA({ sockets: [new JsSIP.WebSocketInterface(cfg.ws)], uri: `sip:${ext}@${cfg.domain}`,
+                              password: cfg.passwords[ext], display_name: name, session_timers: false });
+    ua.on("registered", () => resolve(ua));
+    ua.on("registrationFailed", (e) => reject(new Error(e.cause)));
+    ua.start();
+  });
+  const media = { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } };
+  window.t = { dtmf: [], holds: 0, unholds: 0, desk: [], ended: null, referred: false };
+  window.caller = await phone("200", "Иван Петров");
+  window.desk = await phone("300", "Сурдопереводчик");
+  desk.on("newRTCSession", (e) => {
+    if (e.originator !== "remote") return;
+    t.desk.push(e.request.from.uri.user);
+    window.deskCall = e.session;
+    e.session.answer(media);
+  });
+  const hear = (pc) => pc.addEventListener("track", (ev) => {
+    const audio = new Audio();  // a receiver with no sink is not decoded: no audio level to measure
+    audio.srcObject = ev.streams[0];
+    audio.play();
+  });
+  window.call = () => {
+    const s = caller.call(`sip:101@${cfg.domain}`, { ...media,
+      eventHandlers: { peerconnection: (e) => hear(e.peerconnection) },
+      extraHeaders: ["X-Hotline-Caller: +74951234567", "X-Hotline-Uniqueid: 1764580000.42"] });
+    window.s = s;
+    t.ended = null;
+    s.on("newDTMF", (e) => { if (e.originator === "remote") t.dtmf.push(e.dtmf.tone); });
+    s.on("hold", (e) => { if (e.originator === "remote") t.holds += 1; });
+    s.on("unhold", (e) => { if (e.originator === "remote") t.unholds += 1; });
+    s.on("refer", (e) => { t.referred = true; e.accept(() => {}, media); });
+    s.on("ended", (e) => { t.ended = e.originator; });
+    s.on("failed", (e) => { t.ended = `failed:${e.cause}`; });
+  };
+}
+"""
+
+
+@dataclass
+class Live:
+    url: str
+    kamailio: Kamailio
+    server: TestServer
+    tone: Path
+    sim: PbxSimulator
+
+
+def write_tone(path: Path, seconds: float = 3.0, rate: int = 48_000) -> Path:
+    """Speech-like bursts for both fake microphones: 250 ms tones of changing pitch with pauses. Chromium's own
+    fake device only beeps now and then, and a steady tone is what the browser's noise suppression removes."""
+    def sample(i: int) -> int:
+        burst, within = divmod(i, rate // 4)
+        if burst % 3 == 2:
+            return 0
+        hz = (300, 520, 410, 650, 360)[burst % 5]
+        return int(9000 * math.sin(2 * math.pi * hz * within / rate))
+
+    frames = b"".join(struct.pack("<h", sample(i)) for i in range(int(seconds * rate)))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return path
+
+
+@pytest.fixture
+async def live(settings: Settings, redis: aioredis.Redis, tmp_path: Path) -> AsyncIterator[Live]:
+    kamailio = Kamailio(tmp_path / "kamailio", SECRET, ["101", "200", "300"])
+    await kamailio.start()
+    configured = settings.replace("softphone", websocket_url=kamailio.websocket_url, sip_domain=kamailio.domain,
+                                  secret=SECRET, wrapup_seconds=60, ring_timeout_seconds=2,
+                                  quick_connects=["Старший смены=100", "Сурдопереводчик=300"])
+    # The PBX simulator stands in for app_queue (the queue view, QueueAdd and QueuePause); the calls themselves go
+    # through Kamailio.
+    sim = PbxSimulator(SimConfig(agents=0, secret="s", generate_traffic=False))
+    await sim.start()
+    app = build_service(configured.replace("ami", host="127.0.0.1", port=sim.port, secret="s"))
+    app[SCHEDULER] = NoJobs()
+
+    # The policy issue 16 puts on the pages: the softphone must work under it (no inline code or style, no
+    # eval), reaching only its own origin and the configured SIP WebSocket.
+    async def content_security_policy(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; connect-src 'self' {configured.softphone.websocket_url}")
+
+    app.on_response_prepare.append(content_security_policy)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    await app[ACCOUNTS].add("op1", "Оператор Один", "operator", PASSWORD, "Local/101@agents", "101")
+    await app[CASES].upsert_all([Case("100200300", "Ежемесячное пособие", "Иванова А. П.", "1954-03-15",
+                                      ["+74951234567"], "in_review", "2026-11-10")])
+    link = app[PBX_LINK]
+    await link.client.wait_until(lambda: link.resyncs >= 1, 5)
+    try:
+        yield Live(f"http://127.0.0.1:{server.port}/", kamailio, server, write_tone(tmp_path / "tone.wav"), sim)
+    finally:
+        await server.close()
+        await sim.stop()
+        await kamailio.stop()
+
+
+async def energy_over(page: Any, seconds: float) -> float:
+    return float(await page.evaluate("(seconds) => energyOver(seconds)", seconds))
+
+
+async def test_a_call_through_a_sip_server(live: Live) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                   args=[*ARGS, f"--use-file-for-fake-audio-capture={live.tone}"])
+        try:
+            operator_context = await browser.new_context(viewport={"width": 1280, "height": 800})
+            await operator_context.add_init_script(PEER_TOOLS)
+            page = await operator_context.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            await page.goto(live.url)
+            await page.fill("#username", "op1")
+            await page.fill("#password", PASSWORD)
+            await page.keyboard.press("Enter")
+            card = page.locator("#phone-card")
+            await expect(card).to_have_attribute("data-registered", "true", timeout=10_000)
+            await expect(page.locator("#sp-status")).to_have_text("готов")
+            await page.click("#queue-in")
+            await expect(page.locator('#members tr[data-interface="Local/101@agents"]')).to_be_visible()
+
+            # A second tab of the same operator is told, and does not register.
+            second = await operator_context.new_page()
+            await second.goto(live.url)
+            await expect(second.locator("#sp-message")).to_contain_text("уже открыт в другой вкладке")
+            await expect(second.locator("#phone-card")).to_have_attribute("data-phase", "second_tab")
+            assert await second.locator("#phone-card").get_attribute("data-registered") == "false"
+            await second.close()
+
+            await page.click("#sp-settings summary")
+            await page.click("#sp-check")
+            await expect(page.locator('#sp-preflight [data-check="check_ice"]')).to_have_attribute("data-ok", "true")
+            await expect(page.locator('#sp-preflight [data-check="check_mic"]')).to_have_attribute("data-ok", "true")
+            await expect(page.locator('#sp-preflight [data-check="check_ws"]')).to_have_attribute("data-ok", "true")
+            await page.click("#sp-settings summary")
+
+            caller_context = await browser.new_context()
+            await caller_context.add_init_script(PEER_TOOLS)
+            resident = await caller_context.new_page()
+            await resident.goto(live.url + "healthz")
+            await resident.evaluate(CALLER, {
+                "ws": live.kamailio.websocket_url, "domain": live.kamailio.domain,
+                "passwords": {ext: sip_password(SECRET, ext) for ext in ("200", "300")}})
+
+            # Ringing: the caller's name and number, the screen-pop, the tone, the tab's title.
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
+            await expect(page.locator("#sp-caller-name")).to_have_text("Иван Петров")
+            await expect(page.locator("#sp-caller-number")).to_have_text("+74951234567")
+            await expect(page.locator("#sp-caller-kind")).to_have_text("Звонок из очереди")
+            await expect(page.locator("#sp-cases")).to_contain_text("100200300")
+            await expect(page.locator("#screen-pop")).to_contain_text("100200300")
+            await expect(card).to_have_attribute("data-ring-tone", "running")
+            await page.wait_for_function("() => document.title.startsWith('☎')", polling=100, timeout=3_000)
+            artifacts = REPO / "tests" / "artifacts"
+            artifacts.mkdir(exist_ok=True)
+            await page.locator("#phone-card").screenshot(path=str(artifacts / "softphone-ringing.png"))
+
+            # Answer by keyboard; audio flows both ways.
+            await page.keyboard.press("Alt+KeyA")
+            await expect(card).to_have_attribute("data-phase", "talking")
+            await expect(page.locator("#sp-timer")).to_have_text(re.compile(r"00:0[1-9]"), timeout=5_000)
+            assert await energy_over(page, 1.5) > 0, "the operator hears nothing"
+            heard = await energy_over(resident, 1.5)
+            assert heard > 0, "the caller hears nothing"
+            assert not (await page.title()).startswith("☎")
+
+            await page.set_viewport_size({"width": 1280, "height": 800})
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT))
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await page.screenshot(path=str(artifacts / "softphone-390.png"), full_page=True)
+            overflow = await page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"the phone scrolls sideways by {overflow}px on a 390 px screen"
+            await page.set_viewport_size({"width": 1280, "height": 800})
+
+            # Mute: the caller's receiver gets silence; unmute: sound again.
+            await page.keyboard.press("Alt+KeyM")
+            await expect(page.locator("#sp-mute")).to_have_attribute("aria-pressed", "true")
+            await energy_over(resident, 0.5)  # what was on its way before the mute
+            muted = await energy_over(resident, 1.5)
+            assert muted < heard / 100, f"muted, yet the caller hears ({muted} against {heard} before)"
+            await page.keyboard.press("Alt+KeyM")
+            await expect(page.locator("#sp-mute")).to_have_attribute("aria-pressed", "false")
+            assert await energy_over(resident, 1.0) > 0, "unmuted, yet the caller hears nothing"
+
+            # Hold and resume: re-INVITEs the caller sees.
+            await page.keyboard.press("Alt+KeyH")
+            await expect(page.locator("#sp-hold")).to_have_attribute("aria-pressed", "true")
+            await expect(page.locator("#sp-status")).to_have_text("на удержании")
+            await resident.wait_for_function("() => t.holds === 1", polling=100, timeout=5_000)
+            await page.keyboard.press("Alt+KeyH")
+            await expect(page.locator("#sp-hold")).to_have_attribute("aria-pressed", "false")
+            await resident.wait_for_function("() => t.unholds === 1", polling=100, timeout=5_000)
+
+            # DTMF from the pad.
+            await page.click("#sp-keypad-box summary")
+            await page.click('#sp-keypad [data-dtmf="5"]')
+            await page.click('#sp-keypad [data-dtmf="#"]')
+            await resident.wait_for_function("() => t.dtmf.join('') === '5#'", polling=100, timeout=5_000)
+
+            # Blind transfer by keyboard to a number: the caller is sent on to the desk, the operator's leg ends.
+            await page.keyboard.press("Alt+KeyT")
+            await page.keyboard.type("300")
+            await page.keyboard.press("Enter")
+            await resident.wait_for_function("() => t.referred && t.desk.length === 1", polling=100, timeout=10_000)
+            assert await resident.evaluate("t.desk") == ["200"]
+            await resident.wait_for_function("() => t.ended !== null", polling=100, timeout=5_000)
+            await expect(page.locator("#sp-message")).to_contain_text("Звонок переведён на 300")
+
+            # Wrap-up: countdown, disposition and note, saved with the call.
+            await expect(card).to_have_attribute("data-phase", "wrapup")
+            await expect(page.locator("#sp-countdown")).to_contain_text("Осталось")
+            await expect(page.locator("#my-state")).to_contain_text("Поствызывная обработка")
+            assert actions(live.sim, "QueuePause")[-1]["Reason"] == "Поствызывная обработка"
+            await page.select_option("#sp-disposition", "Статус дела")
+            await page.fill("#sp-note", "Переведён к сурдопереводчику")
+            await page.locator("#phone-card").screenshot(path=str(artifacts / "softphone-wrapup.png"))
+            await page.click('#sp-wrapup button[type="submit"]')
+            await expect(card).to_have_attribute("data-wrapups", "1")
+            await expect(card).to_have_attribute("data-phase", "ready")
+            await expect(page.locator("#my-state")).not_to_contain_text("Поствызывная обработка")
+            assert actions(live.sim, "QueuePause")[-1]["Paused"] == "false"
+            (wrapup,) = await live.server.app[STORE].wrapups(0, 10)
+            assert (wrapup["username"], wrapup["disposition"], wrapup["note"], wrapup["caller"],
+                    wrapup["queue_uniqueid"], wrapup["answered"]) == \
+                ("op1", "Статус дела", "Переведён к сурдопереводчику", "+74951234567", "1764580000.42", True)
+            await resident.evaluate("deskCall.terminate()")
+
+            # The WebSocket drops (the SIP server restarts): the page says so, reconnects and registers again.
+            registrations = int(await card.get_attribute("data-registrations") or 0)
+            await live.kamailio.stop()
+            await expect(page.locator("#sp-message")).to_contain_text("Связь с АТС потеряна", timeout=10_000)
+            await live.kamailio.start()
+            await expect(card).to_have_attribute("data-registrations", str(registrations + 1), timeout=20_000)
+            await expect(page.locator("#sp-message")).to_contain_text("Связь с АТС восстановлена")
+            await resident.evaluate("Promise.all([caller, desk].map((ua) => new Promise((resolve) => {"
+                                    " if (ua.isRegistered()) resolve(); ua.once('registered', resolve); })))")
+
+            # A caller who gives up while it rings: told, nobody paused.
+            pauses = len(actions(live.sim, "QueuePause"))
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
+            await resident.evaluate("s.terminate()")
+            await expect(page.locator("#sp-message")).to_contain_text("Звонящий положил трубку")
+            await expect(card).to_have_attribute("data-phase", "ready")
+            assert len(actions(live.sim, "QueuePause")) == pauses
+            # A call rung out unanswered (the PBX gives up after ring_timeout_seconds, here 2; the caller's page
+            # plays that part with its own timer) is a missed call: the operator is paused and told.
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
+            await resident.evaluate("setTimeout(() => s.terminate(), 1500)")
+            await expect(page.locator("#sp-message")).to_contain_text("Пропущен звонок: Иван Петров", timeout=5_000)
+            await expect(page.locator("#sp-message")).to_contain_text("на паузе «не отвечает»")
+            await expect(card).to_have_attribute("data-phase", "ready")
+            await expect(page.locator("#my-state")).to_contain_text("Не отвечает")
+            assert not [line for line in console if "Content Security Policy" in line], console
+        finally:
+            await browser.close()
