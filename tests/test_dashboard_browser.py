@@ -163,7 +163,7 @@ async def test_a_supervisor_sees_today_by_hour_and_the_printable_report(live: Li
             await expect(card.locator("#hourly tr").first).to_contain_text("08:00")
             await expect(page.locator("#callback-outcomes")).to_contain_text("заказано 0")
             await page.goto(live.url.rstrip("/") + (await page.locator("#report-link").get_attribute("href") or ""))
-            await expect(page.locator("h1")).to_contain_text("отчёт за 2026-11-24")
+            await expect(page.locator("h1")).to_contain_text("отчёт за 24 ноября 2026 г.")
             await expect(page.locator("svg")).to_have_count(4)
         finally:
             await browser.close()

@@ -20,7 +20,7 @@ from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotl
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 from callcenter.web.remote import forwarded_middleware, networks
-from callcenter.web.security import content_security_policy, cross_site_middleware, security_headers
+from callcenter.web.security import content_security_policy, cross_site_middleware, origin_of, security_headers
 from callcenter.web.streams import SESSION_CHECK_SECONDS, STAFF_SOCKETS, StaffSockets
 
 # The vocabulary shipped with the package, used when the configured file is not there (tests, a bare install).
@@ -51,7 +51,9 @@ def create_app(
                      cross_site_middleware(settings.http.allowed_origins), auth.auth_middleware],
         client_max_size=settings.http.max_body_bytes,
     )
-    app.on_response_prepare.append(security_headers(content_security_policy()))
+    # The operators' softphone registers on the PBX's SIP WebSocket, another origin the policy must name.
+    app.on_response_prepare.append(security_headers(content_security_policy(
+        [origin_of(settings.softphone.websocket_url)])))
     app[SETTINGS] = settings
     app[STAFF_SOCKETS] = StaffSockets()
     app[SESSION_CHECK_SECONDS] = settings.http.session_check_seconds
