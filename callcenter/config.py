@@ -47,6 +47,9 @@ class HotlineSettings:
     queue: str = setting("hotline", "the Asterisk queue name (queues.conf section)")
     service_level_seconds: int = setting(20, "answer threshold for the service level, in seconds (> 0)")
     service_level_target: float = setting(0.8, "share of calls to answer within the threshold, 0..1")
+    long_wait_alert_seconds: int = setting(120, "the dashboard marks a caller waiting longer than this, seconds (> 0)")
+    abandon_alert_share: float = setting(0.1, "the dashboard marks abandoned calls above this share of the day's, "
+                                         "0..1")
 
 
 @dataclass(frozen=True)
@@ -396,6 +399,10 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     for key in ("live_sessions_per_address", "sessions_per_address_hour"):
         check(f"video.{key}", getattr(settings.video, key) >= 1, "must be at least 1", "e.g. 2")
     check("http.session_check_seconds", settings.http.session_check_seconds > 0, "must be positive", "e.g. 10")
+    check("hotline.long_wait_alert_seconds", settings.hotline.long_wait_alert_seconds > 0, "must be positive",
+          "e.g. 120")
+    check("hotline.abandon_alert_share", 0 < settings.hotline.abandon_alert_share < 1, "must be between 0 and 1",
+          "e.g. 0.1")
     for origin in settings.http.allowed_origins:
         parts = urlsplit(origin)
         check("http.allowed_origins", parts.scheme in {"http", "https"} and bool(parts.netloc)

@@ -158,8 +158,8 @@ async def test_an_interpreter_takes_a_session_from_the_dashboard(service: TestSe
         resident = Peer("resident", resident_http)
         await resident.connect({"token": started["token"]})
         await resident.start_media()
-        offer = page.locator("#video-offers")
-        await expect(offer).to_contain_text(started["session"]["id"])
+        offer = page.locator(f'#video-offers [data-session="{started["session"]["id"]}"]')
+        await expect(offer).to_contain_text("Вам предложен видеосеанс")
         async with context.expect_page() as popup:
             await offer.get_by_role("button", name="Принять").click()
         video_page = await popup.value
@@ -207,14 +207,14 @@ async def test_a_list_answered_before_an_offer_does_not_wipe_the_offer_out(servi
         resident_http = aiohttp.ClientSession(base_url=str(test_server.make_url("/")))
         started = await (await resident_http.post("/api/video/sessions",
                                                   json={"mode": "sign", "consent": True})).json()
-        offer = page.locator("#video-offers")
-        await expect(offer).to_contain_text(started["session"]["id"])  # pushed over the feed
+        offer = page.locator(f'#video-offers [data-session="{started["session"]["id"]}"]')
+        await expect(offer).to_contain_text("Вам предложен видеосеанс")  # pushed over the feed
 
         card = page.locator("#video-card")
         answers = int(await card.get_attribute("data-answers") or "0")
         await route.fulfill(response=stale_answer)
         await expect(card).not_to_have_attribute("data-answers", str(answers))
-        await expect(offer).to_contain_text(started["session"]["id"])
+        await expect(offer).to_contain_text("Вам предложен видеосеанс")
         await expect(offer.get_by_role("button", name="Принять")).to_be_visible()
         await resident_http.close()
         await browser.close()

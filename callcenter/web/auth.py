@@ -122,8 +122,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _me(request: web.Request, user: User, session: Session) -> dict[str, Any]:
+    hotline = request.app[SETTINGS].hotline
     return {**user.public(), "csrf_token": session.csrf, "session_expires_at": session.expires_at,
-            "timezone": request.app[SETTINGS].hotline.timezone}
+            "timezone": hotline.timezone,
+            # What the dashboard marks as needing attention.
+            "thresholds": {"service_level_target": hotline.service_level_target,
+                           "service_level_seconds": hotline.service_level_seconds,
+                           "long_wait_seconds": hotline.long_wait_alert_seconds,
+                           "abandon_share": hotline.abandon_alert_share}}
 
 
 @routes.post("/api/login")

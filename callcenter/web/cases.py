@@ -159,7 +159,11 @@ async def lookup(request: web.Request) -> web.Response:
 
 def staff_view(request: web.Request, case: Case) -> dict[str, Any]:
     data = case.for_staff()
-    data["status_text"] = _status(request, case.status).ru
+    status = _status(request, case.status)
+    data["status_text"], data["status_text_en"] = status.ru, status.en
+    # Each step's words (the codes are for programs): the dashboard shows them in the reader's language.
+    data["history"] = [{**h, "text": _status(request, h.get("code", "")).ru,
+                        "text_en": _status(request, h.get("code", "")).en} for h in case.history]
     return data
 
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from callcenter.reports import page
 from callcenter.reports.source import day_report
-from callcenter.web.auth import browser_page
+from callcenter.web.auth import browser_page, wants_html
 from callcenter.web.cases import CASES
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import CLOCK, REDIS, SETTINGS
@@ -85,7 +85,7 @@ async def report_page(request: web.Request) -> web.Response:
     try:
         report = await _report(request)
     except ApiError as exc:
-        if exc.status != 422:
+        if exc.status != 422 or not wants_html(request):
             raise
         return plain_page(422, "Нет такого дня", "Дата указывается как ГГГГ-ММ-ДД, с 2000 по 2099 год.",
                           [("/reports/day", "Отчёт за сегодня"), ("/", "Панель")])
