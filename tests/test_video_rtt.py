@@ -85,6 +85,7 @@ async def test_typed_text_reaches_the_others_as_it_is_typed_and_is_not_stored(
     await resident.connect({"token": body["token"]})
     waiting = await resident.expect("state")
     assert waiting["session"]["waiting"]["offered"] is False
+    assert waiting["session"]["waiting"]["estimated_wait"] is None  # nobody on duty: no made-up figure
 
     http, csrf = await staff(client, "interpreter", "ivanova")
     assert (await http.post("/api/video/interpreter/status", json={"status": "available"},

@@ -172,13 +172,15 @@ class VideoService:
         """Position and estimated wait for the resident's page."""
         if session.state == "waiting_interpreter":
             position = self.pool.position(session.id) or 1
-            on_duty = max(1, self.pool.on_duty())
+            on_duty = self.pool.on_duty()
             # Offers go to the earliest waiting sessions: an interpreter with an offer out is about to serve
             # one of them, so counts as free (an offered interpreter is not in available()).
             free = len(self.pool.available()) + len(self.pool.offers)
             ahead = max(0, position - free)
-            return {"position": position, "estimated_wait": round(ahead * self.settings.average_minutes * 60 / on_duty),
-                    "waiting_for": "interpreter", "offered": session.id in self.pool.offers}
+            # Nobody on duty: any figure would be made up (None: the page says all are busy).
+            estimate = round(ahead * self.settings.average_minutes * 60 / on_duty) if on_duty else None
+            return {"position": position, "estimated_wait": estimate, "waiting_for": "interpreter",
+                    "offered": session.id in self.pool.offers}
         if session.needs_operator() or session.state == "waiting_operator":
             found = self.queue_wait(placeholder_uniqueid(session.id)) if self.queue_wait else None
             if found is not None:
