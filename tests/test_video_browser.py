@@ -405,6 +405,7 @@ async def test_a_resident_calls_and_hangs_up_with_the_keyboard_alone(server: tup
         page = await (await browser.new_context(viewport=PHONE)).new_page()
         await page.goto(str(test_server.make_url("/video")))
         focused = "() => document.activeElement.id || document.activeElement.tagName"
+        await page.screenshot(path=str(ARTIFACTS / "video-phone-setup.png"), full_page=True)
         # Without consent: told beside the box, focus on it; ticking it clears the stale message.
         await tab_to(page, "start")
         await page.keyboard.press("Enter")
@@ -472,4 +473,48 @@ async def test_closed_hours_are_announced_where_the_resident_looks(closed_server
         await expect(alert).to_be_in_viewport(ratio=1)
         await expect(alert).to_be_focused()
         assert await page.evaluate(LATIN_WORDS) == []
+        from tests.conftest import ARTIFACTS
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "video-phone-closed.png"))
         await browser.close()
+
+
+PURE = """async () => {
+  const t = await import("/static/video-text.js");
+  const session = (state, extra = {}) => ({ mode: "sign", state, waiting: {}, ...extra });
+  return {
+    labels: [t.speaker("resident", "resident"), t.speaker("resident", "interpreter"),
+             t.speaker("interpreter", "interpreter"), t.speaker("operator", "interpreter")],
+    staff: t.statusText(session("with_operator"), "interpreter"),
+    resident: t.statusText(session("with_operator"), "resident"),
+    waitingStaff: t.statusText(session("waiting_interpreter", { waiting: { position: 1, estimated_wait: 720 } }),
+                               "operator"),
+    offered: t.statusText(session("waiting_interpreter", { waiting: { position: 1, estimated_wait: 0,
+                                                                      offered: true } }), "resident"),
+    emoji: t.increment("ок🙂", "ок"),
+    replayed: t.applyT140("кот", t.increment("кот", "кит🙂")),
+    unknown: t.errorText("some_new_code"),
+  };
+}"""
+
+
+async def test_the_page_words_are_the_readers_own(server: tuple[TestServer, Notifications]) -> None:
+    """The page's pure rules (video-text.js), in the browser that runs them."""
+    from playwright.async_api import async_playwright
+
+    test_server, _ = server
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        page = await browser.new_page()
+        await page.goto(str(test_server.make_url("/video")))
+        words = await page.evaluate(PURE)
+        await browser.close()
+    assert words["labels"] == ["Вы", "Житель", "Вы", "Оператор"]
+    assert words["staff"] == "Вы на связи с жителем; оператор тоже на связи."
+    assert words["resident"] == "Переводчик и оператор на связи."
+    assert words["waitingStaff"] == "Житель ждёт переводчика."  # no queue place or estimate meant for the resident
+    assert "12 мин" not in words["offered"] and "передан переводчику" in words["offered"]
+    assert words["emoji"] == "\b"  # one code point erased, as the service counts them
+    assert words["replayed"] == "кит🙂"
+    assert words["unknown"] == "Что-то пошло не так. Попробуйте ещё раз."

@@ -127,6 +127,12 @@ async def test_typed_text_reaches_the_others_as_it_is_typed_and_is_not_stored(
     service = client.app[VIDEO]
     assert service._lines[(session_id, "resident")].text == "Мне нужна справка"
 
+    # Typing costs no chat allowance; lines sent faster than the chat allows are refused and the page is told.
+    for number in range(12):
+        resident.chat.send(f"строка {number}")
+    too_fast = await resident.expect("error", error="chat_too_fast")
+    assert too_fast["message"]
+
     await resident.close()
     await interpreter.close()
     await http.close()

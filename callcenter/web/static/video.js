@@ -26,6 +26,7 @@ async function camera() {
   }
   local = await asking;
   $("self").srcObject = local;
+  $("self").hidden = false;
   $("self-view").srcObject = local;
   return local;
 }
@@ -212,7 +213,8 @@ function problem(text, link = false) {
     box.append(" ", a, ".");
   }
   box.hidden = false;
-  box.focus();
+  box.focus({ preventScroll: true });
+  box.scrollIntoView({ block: "center" });  // wholly in view with the Start button under it
 }
 
 $("consent").addEventListener("change", () => {
