@@ -232,7 +232,7 @@ LAYOUT = """() => {
   const box = (id) => { const e = document.getElementById(id); if (!e || e.closest("[hidden]")) return null;
                          const r = e.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top,
                          bottom: r.bottom}; };
-  return {main: box("main"), self: box("self-tile"), side: box("side-tile"), log: box("chat-log"),
+  return {main: box("main"), self: box("self-tile"), side: box("side-tile"), log: box("conversation"),
           input: box("chat-text"), leave: box("leave"), status: box("status"),
           height: innerHeight, width: innerWidth, scroll: document.scrollingElement.scrollHeight};
 }"""
@@ -341,6 +341,10 @@ async def test_a_call_on_a_phone_real_time_text_both_ways_and_who_said_what(
         await expect(interpreter.locator("#chat-log p").last).to_have_text("Вы: Какая справка?")
         await expect(resident.locator('#typing [data-from="interpreter"]')).to_be_hidden()
 
+        # A line being typed shows, for the screenshots and for the layout: still nothing over the signer.
+        await interpreter.locator("#chat-text").press_sequentially("Возьмите паспорт")
+        await expect(resident.locator('#typing [data-from="interpreter"]')).to_have_text(
+            "Переводчик пишет: Возьмите паспорт")
         assert_signer_clear(await resident.evaluate(LAYOUT))
         assert await resident.evaluate(LATIN_WORDS) == []
         assert await interpreter.evaluate(LATIN_WORDS) == []

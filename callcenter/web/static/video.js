@@ -73,7 +73,7 @@ function addChat(from, text) {
   line.classList.toggle("own", from === call.role);
   line.append(who, " ", text);
   $("chat-log").append(line);
-  $("chat-log").scrollTop = $("chat-log").scrollHeight;
+  $("conversation").scrollTop = $("conversation").scrollHeight;
   if (from !== call.role) showTyping(from, LINE_SEPARATOR);  // their line is finished: no longer "typing"
   return line;
 }
@@ -93,6 +93,7 @@ function showTyping(from, t140) {
   }
   line.querySelector("span").textContent = theirs[from];
   line.hidden = !theirs[from];
+  $("conversation").scrollTop = $("conversation").scrollHeight;
 }
 
 function sendTyped() {
