@@ -127,6 +127,12 @@ async def test_typed_text_reaches_the_others_as_it_is_typed_and_is_not_stored(
     service = client.app[VIDEO]
     assert service._lines[(session_id, "resident")].text == "Мне нужна справка"
 
+    # A flood is not typing: refused past a generous allowance, without touching the line.
+    for _ in range(60):
+        await resident.ws.send_json({"type": "text", "t140": "я"})
+    flooded = await resident.expect("error", error="text_too_fast")
+    assert flooded["message"] and len(service._lines[(session_id, "resident")].text) < len("Мне нужна справка") + 60
+
     # Typing costs no chat allowance; lines sent faster than the chat allows are refused and the page is told.
     for number in range(12):
         resident.chat.send(f"строка {number}")

@@ -29,6 +29,9 @@ MAX_LINE = MAX_CHAT_CHARS
 MAX_MESSAGE = 4 * MAX_CHAT_CHARS
 # T.140 suggests buffering about 300 ms; half that still reads as live and is cheap.
 INTERVAL = 0.15
+# Messages a participant may send: a page sends at most ten a second; twice that, and a burst for a reconnect.
+# Beyond it a flood is refused (it is not typing), so it cannot keep the service busy.
+BURST, PER_SECOND = 40.0, 20.0
 
 
 def increment(before: str, after: str) -> str:

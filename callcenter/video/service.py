@@ -31,8 +31,8 @@ from callcenter.video.media import MediaError, MediaHub, Participant
 from callcenter.video.model import InvalidTransition, VideoSession
 from callcenter.video.pool import InterpreterPool, Offer
 from callcenter.video.recording import remove_expired
+from callcenter.video.rtt import BURST, PER_SECOND, Line, Shown, Throttle
 from callcenter.video.rtt import MAX_MESSAGE as MAX_TEXT_MESSAGE
-from callcenter.video.rtt import Line, Shown, Throttle
 from callcenter.video.store import VideoStore
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class VideoService:
         self._shown: dict[tuple[str, str, str], Shown] = {}
         self._text_throttles: dict[tuple[str, str], Throttle] = {}
         self._text_due: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._text_buckets: dict[tuple[str, str], TokenBucket] = {}
         hub.on_chat = self._chat_from_media
         hub.on_text = self._text_from_media
         hub.on_state = self._media_state
@@ -373,6 +374,9 @@ class VideoService:
         session = self.sessions.get(session_id)
         if session is None or session.ended:
             raise VideoError(409, "session_ended", "the session has ended")
+        bucket = self._text_buckets.setdefault((session_id, role), TokenBucket(BURST, PER_SECOND))
+        if not bucket.take(time.monotonic()):
+            raise VideoError(429, "text_too_fast", "real-time text is sent faster than anyone types")
         self._lines.setdefault((session_id, role), Line()).apply(t140)
         self._text_soon(session_id, role)
 
@@ -415,7 +419,7 @@ class VideoService:
     def _forget_text(self, session_id: str) -> None:
         for key in [key for key in self._text_due if key[0] == session_id]:
             self._text_due.pop(key).cancel()
-        for store in (self._lines, self._text_throttles):
+        for store in (self._lines, self._text_throttles, self._text_buckets):
             for key in [key for key in store if key[0] == session_id]:
                 del store[key]
         for shown in [key for key in self._shown if key[0] == session_id]:
