@@ -2,8 +2,9 @@
 
 Signalling is one WebSocket per participant (/api/video/ws). A resident proves who they are with the session
 token they got when they started (in the first message, so it never lands in an access log); staff with their
-dashboard session cookie. Messages are JSON objects with a `type`: hello, offer, candidate, chat, leave, end;
-the service answers with answer, state, chat, chat_history and error. An error never ends the session.
+dashboard session cookie. Messages are JSON objects with a `type`: hello, offer, candidate, chat, text (real-time
+text when the page's T.140 data channel is not open), leave, end; the service answers with answer, state, chat,
+chat_history, text and error. An error never ends the session.
 """
 
 from __future__ import annotations
@@ -275,8 +276,9 @@ async def end(request: web.Request) -> web.Response:
 @operation("WebSocket signalling for a participant (resident: token in the first message; staff: session "
            "cookie)", tags=["video"],
            description="First message {type: hello, token} (resident) or {type: hello, session} (staff). Then "
-           "offer {sdp}, candidate {candidate, sdpMid, sdpMLineIndex}, chat {text}, leave, end. The service "
-           "sends answer {sdp}, state {session}, chat, chat_history, error {error, message}.",
+           "offer {sdp}, candidate {candidate, sdpMid, sdpMLineIndex}, chat {text}, text {t140} (real-time text, "
+           "T.140, when the data channel is not open), leave, end. The service sends answer {sdp}, state {session}, "
+           "chat, chat_history, text {from, t140}, error {error, message}.",
            responses={101: ("switching to WebSocket", None), 403: ("a page from another site", None)})
 async def signalling(request: web.Request) -> web.WebSocketResponse:
     check_origin(request)
@@ -374,6 +376,8 @@ async def _handle(service: VideoService, session_id: str, role: str, message: di
     elif kind == "chat":
         entry = await service.chat(session_id, role, message.get("text"))
         await send({"type": "chat", **entry})
+    elif kind == "text":
+        service.text(session_id, role, message.get("t140"))
     elif kind == "leave":
         await service.leave(session_id, role)
     elif kind == "end":
