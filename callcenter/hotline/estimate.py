@@ -170,11 +170,17 @@ class EstimateMemo:
 _NORMAL = NormalDist()
 
 
-def _residual(rng: random.Random, fit: LogNormalFit, elapsed: float) -> float:
-    """A remaining call time, given the call has lasted `elapsed` seconds already."""
+def _floor(fit: LogNormalFit, elapsed: float) -> float:
+    """Where a call that has lasted `elapsed` seconds is on the fitted distribution (0: just begun)."""
+    return _NORMAL.cdf((math.log(elapsed) - fit.mu) / fit.sigma) if elapsed > 0 else 0.0
+
+
+def _residual(rng: random.Random, fit: LogNormalFit, elapsed: float, floor: float | None = None) -> float:
+    """A remaining call time, given the call has lasted `elapsed` seconds already (`floor`: its `_floor`,
+    computed once per call rather than once per draw)."""
     if elapsed <= 0:
         return rng.lognormvariate(fit.mu, fit.sigma)
-    floor = _NORMAL.cdf((math.log(elapsed) - fit.mu) / fit.sigma)
+    floor = _floor(fit, elapsed) if floor is None else floor
     if floor >= 0.999999:
         return rng.expovariate(1 / max(1.0, elapsed * 0.1))  # far in the tail: ends "soon", roughly
     quantile = floor + (1 - floor) * rng.random()
@@ -241,13 +247,17 @@ def simulated_waits(busy_elapsed: list[float], free_operators: int, waiting: int
     played = min(waiting, MAX_SIMULATED_POSITIONS)
     rng = random.Random(seed)
     draws: list[list[float]] = [[] for _ in range(played)]
+    floors = [_floor(fit, e) for e in busy_elapsed]
     for _ in range(samples):
-        free_at = [_residual(rng, fit, e) + breaks.after_call(rng) for e in busy_elapsed] + \
+        free_at = [_residual(rng, fit, e, f) + breaks.after_call(rng) for e, f in zip(busy_elapsed, floors,
+                                                                                         strict=True)] + \
             [0.0] * free_operators + [breaks.back_in(rng, e) for e in breaks.paused]
         heapq.heapify(free_at)
         for position in range(played):
             start = free_at[0]
             draws[position].append(start + ring_seconds)
+            if position == played - 1:
+                break  # nobody behind: whether this caller stays and how long they talk changes nothing
             if patience is not None:
                 gives_up_at = patience.remaining(rng, waited[position] if position < len(waited) else 0.0)
             else:

@@ -28,6 +28,7 @@ PRIOR_SECONDS = 300.0
 # Before anything is learnt: a mean of four minutes, worth twenty minutes of observation.
 DEFAULT_RATE = 1 / 240.0
 DEFAULT_SECONDS = 1200.0
+QUANTILES = 128
 
 
 @dataclass
@@ -85,7 +86,9 @@ class HazardCurve:
             for rate in rates[:BANDS]:
                 total += rate * BAND_SECONDS
                 edges.append(total)
-            self._sampler = DurationSampler(edges, rates[BANDS])
+            tail = rates[BANDS]
+            fresh = tuple(inverse(-math.log(1 - (i + 0.5) / QUANTILES), edges, tail) for i in range(QUANTILES))
+            self._sampler = DurationSampler(edges, tail, fresh)
         return self._sampler
 
 
@@ -93,9 +96,14 @@ class HazardCurve:
 class DurationSampler:
     edges: list[float]  # the cumulative hazard at each band's start, the last one the tail's start
     tail: float
+    # The quantiles of a whole duration: a draw from the start is one look-up, and estimates draw a pause
+    # after every call they play forward.
+    fresh: tuple[float, ...] = ()
 
     def remaining(self, rng: random.Random, elapsed: float) -> float:
         """A remaining duration (seconds from now) given it has lasted `elapsed` seconds."""
+        if elapsed <= 0 and self.fresh:
+            return self.fresh[int(rng.random() * len(self.fresh))]
         target = cumulative_at(elapsed, self.edges, self.tail) + rng.expovariate(1.0)
         return max(0.0, inverse(target, self.edges, self.tail) - elapsed)
 

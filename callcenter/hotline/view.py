@@ -24,6 +24,9 @@ from callcenter.pbx.tracker import QueueState
 # How long (real seconds) a set of estimates is reused by the service: a wait estimate in minutes does not
 # change in a second, and recomputing it for every request was the service's top cost at scale.
 ESTIMATE_FRESH_SECONDS = 1.0
+# Samples of the queue played forward per estimate. On the real log's replay 60 samples were as good as 200
+# (MAE 14.9 s against 14.8 s on days 1-3), at a third of the cost; 100 keep a margin.
+ESTIMATE_SAMPLES = 100
 # Pauses seen before paused operators are expected back (a pause for the day must not count as a break).
 MIN_PAUSES_SEEN = 10
 
@@ -77,7 +80,7 @@ def _estimates(q: QueueState, now: float, positions: int, fresh_for: float,
     waited = [max(0.0, now - caller.joined_at) for caller in q.waiting]
     waits = simulated_waits(busy, available, wanted, q.stats.handle_fit, q.stats.abandon.theta,
                             q.stats.ring.value, patience=q.stats.patience.sampler(), waited=waited,
-                            breaks=breaks(q, paused))
+                            samples=ESTIMATE_SAMPLES, breaks=breaks(q, paused))
     q.stats.estimate_memo = EstimateMemo(now, clock(), waits)
     return q.stats.estimate_memo
 

@@ -122,7 +122,8 @@ class Told:
     ours: float | None
     formula: float | None
     app_queue: float
-    cost: float  # seconds of CPU the service's estimate took
+    cost: float  # seconds of CPU the service's estimates for everyone waiting took
+    waiting: int  # how many were waiting then (this caller included)
     replay_wait: float | None = None  # None: not served in the replay
     replay_outcome: str = "waiting"
 
@@ -166,12 +167,14 @@ def play_day(calls: list[Call], day: date, *, timezone: str = "Europe/Moscow", s
             if caller is None or call is None:
                 return
             serving, free = serving_and_free(queue)
+            # A whole snapshot, as the dashboard's: every waiting caller's estimate at once.
             began = time.process_time()
-            ours = estimate(queue, clock.now(), caller.position)[-1]
+            ours = estimate(queue, clock.now(), len(queue.waiting))[caller.position - 1]
             cost = time.process_time() - began
             formula = caller_estimate(caller.position, serving, free, queue.stats.handle.value,
                                       queue.stats.abandon.theta)
-            told[caller.uniqueid] = Told(call, caller.position, ours, formula, queue.stats.app_queue.holdtime, cost)
+            told[caller.uniqueid] = Told(call, caller.position, ours, formula, queue.stats.app_queue.holdtime, cost,
+                                         len(queue.waiting))
         elif received.name == "AgentConnect" and received.get("Uniqueid") in told:
             entry = told[received["Uniqueid"]]
             entry.replay_wait, entry.replay_outcome = float(received["HoldTime"]), "served"
