@@ -1,8 +1,9 @@
 """The wait told to each caller on joining, scored on a real call centre's days (benchmarks/data, the
 Technion "Anonymous Bank" log of February 1999) replayed through the PBX simulator and the service's tracker.
 
-Each day is played on a virtual clock (callcenter/simulation/trace_replay.py): the log's arrivals, service times,
-patience and agents' presence; the tracker sees every event in the AMI wire format. Scored: the callers
+Each day is played on a virtual clock (callcenter/simulation/trace_replay.py): the log's arrivals, service
+times, patience, agents' shifts and after-call pauses; the tracker sees every event in the AMI wire format, one
+tracker through the days as in a service that keeps running (--cold: a new one each day). Scored: the callers
 served in the replay, against the wait they had there (the estimate sees that queue); the error against the
 wait the log recorded is shown beside it. Priority customers jump ahead (app_queue's QUEUE_PRIO) and are
 scored with everyone.
@@ -18,6 +19,7 @@ import statistics
 from datetime import date
 from pathlib import Path
 
+from callcenter.pbx.tracker import QueueTracker
 from callcenter.simulation.trace import day_calls, read_trace
 from callcenter.simulation.trace_replay import PRIORITY, Told, play_day
 
@@ -47,9 +49,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--holdout", action="store_true", help="days 15-28 instead of 1-14")
     parser.add_argument("--days", type=int, nargs="+", help="days of February 1999 (default 1-14, or 15-28)")
+    parser.add_argument("--cold", action="store_true",
+                        help="a new tracker each day (default: one for the run, as the service keeps running, "
+                             "so what it learnt yesterday is its prior this morning)")
     args = parser.parse_args()
     days = args.days or (list(range(15, 29)) if args.holdout else list(range(1, 15)))
     calls = read_trace(TRACE)
+    tracker = QueueTracker()
+    if not args.cold and days[0] > 1:
+        # The service was running the day before too: it starts the first day with what that day taught it
+        # (day 14 for the held-out days: the past, not tuned on them).
+        before = date(1999, 2, days[0] - 1)
+        play_day(day_calls(calls, before), before, tracker=tracker)
     print("Estimate told on joining vs the wait had in the replay (callers served there); MAE in seconds.")
     print(f"{'day':>8} {'queued':>6} {'scored':>6} {'aband':>6} {'real':>6} {'wait':>6} {'real':>6}"
           f" | {'ours':>6} {'<=60s':>6} | {'formula':>7} | {'app_q':>6} {'<=60s':>6} | {'ratio':>5}"
@@ -59,7 +70,7 @@ def main() -> None:
     for number in days:
         day = date(1999, 2, number)
         today = day_calls(calls, day)
-        played = play_day(today, day)
+        played = play_day(today, day, tracker=QueueTracker() if args.cold else tracker)
         rows = [r for r in played.told if r.replay_outcome == "served"]
         lost = sum(c.outcome != "served" for c in today)
         print(line(day.strftime("%y%m%d"), rows, played.offered, played.abandoned, lost))
