@@ -166,7 +166,7 @@ class SimulatorSettings:
     agents: int = setting(18, "simulated operators logged in to the queue (>= 0)")
     calls_per_day: int = setting(3000, "simulated calls in a working day (>= 0)")
     mean_handle_seconds: float = setting(180.0, "mean simulated call length in seconds (> 0)")
-    mean_patience_seconds: float = setting(240.0, "mean time a simulated caller waits before hanging up (> 0)")
+    mean_patience_seconds: float = setting(390.0, "mean time a simulated caller waits before hanging up (> 0)")
     any_hour: bool = setting(True, "take simulated calls outside working hours too, at the day's mean rate")
     acceleration: float = setting(1.0, "simulated seconds per real second (> 0)")
     seed: int = setting(0, "random seed; the same seed gives the same day")

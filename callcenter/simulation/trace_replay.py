@@ -64,19 +64,23 @@ def interface_of(shift: Shift, index: int) -> str:
 
 
 def schedule_day(sim: PbxSimulator, clock: Clock, calls: list[Call], origin: float, seed: int = 0,
-                 until: float | None = None) -> int:
+                 until: float | None = None, floor: list[Call] | None = None,
+                 patience: dict[str, float] | None = None) -> int:
     """Put the day's agents and callers on the clock (agents first at equal times, so that an agent starting
     their shift with a call finds the caller). `until` (seconds from the day's midnight) cuts the day short.
-    Returns the callers scheduled."""
+    `floor` (default: `calls`) is the log whose agents' shifts and after-call pauses are played, and
+    `patience` (default: from the calls' fates) each caller's: a model's callers can be played on a real
+    floor. Returns the callers scheduled."""
     now = clock.now()
-    for index, shift in enumerate(shifts(calls)):
+    floor = calls if floor is None else floor
+    for index, shift in enumerate(shifts(floor)):
         if until is not None and shift.start >= until:
             continue
         interface = interface_of(shift, index)
         clock.later(origin + shift.start - now, sim.add_member, interface, shift.server)
         clock.later(origin + shift.end - now, sim.remove_member, interface)
-    sim.event_hooks.append(WrapUp(sim, clock, wrapups(calls) or [0.0], seed).after)
-    patience = patience_of(calls, seed)
+    sim.event_hooks.append(WrapUp(sim, clock, wrapups(floor) or [0.0], seed).after)
+    patience = patience_of(calls, seed) if patience is None else patience
     # A caller who hung up (or vanished) but is served in the replay talks for the day's median service time.
     talk = statistics.median([c.service for c in calls if c.outcome == "served"] or [DEFAULT_TALK])
     scheduled = 0
@@ -145,10 +149,11 @@ def wire(message: Message) -> Message:
 
 def play_day(calls: list[Call], day: date, *, timezone: str = "Europe/Moscow", seed: int = 0,
              until: float | None = None, tracker: QueueTracker | None = None,
-             estimate: Callable[..., list[float | None]] = position_estimates) -> Played:
+             estimate: Callable[..., list[float | None]] = position_estimates, floor: list[Call] | None = None,
+             patience: dict[str, float] | None = None) -> Played:
     """The day on a virtual clock, the tracker fed over the wire format, each join's estimates recorded."""
     origin = day_origin(day, timezone)
-    first = min((c.arrival for c in calls), default=0.0)
+    first = min((c.arrival for c in [*calls, *(floor or [])]), default=0.0)
     start = origin + first - 60
     clock = VirtualClock(start)
     sim = PbxSimulator(SimConfig(agents=0, seed=seed, timezone=timezone, agent_no_answer=0.0,
@@ -182,7 +187,7 @@ def play_day(calls: list[Call], day: date, *, timezone: str = "Europe/Moscow", s
             told[received["Uniqueid"]].replay_outcome = "abandoned"
 
     sim.event_hooks.append(observe)
-    schedule_day(sim, clock, calls, origin, seed, until)
+    schedule_day(sim, clock, calls, origin, seed, until, floor, patience)
     last = max((c.arrival for c in calls if until is None or c.arrival < until), default=first)
     clock.run_until(origin + last + DRAIN_SECONDS)
     return Played(list(told.values()), sim.offered, sim.answered, sim.abandoned)
