@@ -178,6 +178,9 @@ class SimulatorSettings:
     stats_file: str = setting("", "write what the simulator counted to this JSON file when it stops")
     traffic_until: float = setting(0.0, "no new simulated callers after this epoch second (0: no limit)")
     queue_log: str = setting("", "write app_queue's queue_log lines to this file, as Asterisk does; empty: off")
+    trace: str = setting("", "play a real call centre's logged day instead of drawing calls (the Anonymous Bank "
+                             "format, .tsv or .tsv.gz); empty: off")
+    trace_date: str = setting("", "the logged day to play, YYMMDD as in the log (e.g. 990215)")
 
 
 @dataclass(frozen=True)

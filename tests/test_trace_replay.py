@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
+
+import pytest
 
 from callcenter.pbx.clock import VirtualClock
 from callcenter.pbx.protocol import Message
 from callcenter.pbx.simulator import PbxSimulator, SimConfig
 from callcenter.simulation.trace import Call, day_calls, read_trace
 from callcenter.simulation.trace_replay import patience_of, play_day, wire
+from tests.conftest import REPO
 from tests.test_trace import TRACE
 
 DAY = date(1999, 2, 1)
@@ -85,3 +92,20 @@ def test_a_morning_of_the_real_log_replayed_through_the_tracker() -> None:
     long_waits = [t.ours or 0.0 for t in served if (t.replay_wait or 0) > 60]
     short_waits = [t.ours or 0.0 for t in served if (t.replay_wait or 0) < 5]
     assert long_waits and short_waits and sum(long_waits) / len(long_waits) > 3 * sum(short_waits) / len(short_waits)
+
+
+@pytest.mark.timeout(240)
+def test_simulate_day_plays_an_hour_of_the_log_through_the_real_processes(tmp_path: Path) -> None:
+    """The real path: the PBX simulator process plays the log's first hour, the service sees it over AMI."""
+    result = subprocess.run(
+        [sys.executable, "-m", "callcenter", "simulate-day", "--trace", str(TRACE), "--date", "990201",
+         "--until", "08:00", "--acceleration", "600", "--drain-minutes", "20", "--workdir", str(tmp_path / "day")],
+        cwd=REPO, capture_output=True, text=True, timeout=200, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "INVARIANTS HOLD" in result.stdout
+    first_hour = [c for c in day_calls(read_trace(TRACE), DAY) if c.arrival < 8 * 3600]
+    day = json.loads((tmp_path / "day" / "simulator.json").read_text())["daily"]["1999-02-01"]
+    # Every caller of the log's first hour joined, and the service saw each join and each fate.
+    assert day["offered"] == day["observed_offered"] == len(first_hour) > 10
+    assert day["answered"] + day.get("abandoned", 0) == day["offered"]
+    assert f"the log for the same hours: {len(first_hour)} queue calls" in result.stdout
