@@ -98,9 +98,9 @@ def arrival_panel(calls: list[Call], days: list[date], rng: random.Random) -> Pa
     panel = Panel("Calls per half hour, weekdays", "hour of the day", "calls", x_ticks=[8, 12, 16, 20, 24])
     panel.line("real (20 days' mean)", [(s / 2 + 0.25, real[s] / len(days)) for s in slots], REAL)
     panel.line("model", [(s / 2 + 0.25, simulated[s] / len(days)) for s in slots], NEW)
-    # The old model had the hotline's hours only: the same day's calls put between 08:00 and 20:00.
+    # The old model had the hotline's hours only: scaled to the log's calls between 08:00 and 20:00.
     hotline = range(16, 40)
-    old_scale = per_day / len(hotline)
+    old_scale = sum(real[s] for s in hotline) / len(days) / len(hotline)
     panel.line("old model (08-20 only)", [(s / 2 + 0.25, old_scale * old_shape(s / 2 + 0.25) / old_mean)
                                           for s in hotline], OLD, dashed=True)
     return panel
