@@ -13,6 +13,13 @@ With theta = 0 this is k*AHT/s, the plain (n+1)*AHT/s for n callers ahead. Opera
 take the first callers at once, so k is counted beyond them. theta is estimated the standard way for
 exponential patience: abandons divided by the total time all callers spent waiting.
 
+The service tells the median of `simulated_waits`, which plays the queue forward from what the tracker knows:
+how long each call in progress has lasted, each caller ahead's patience given how long they have waited (a
+learnt curve, hotline/hazard.py), and the operators off the phone (`Breaks`): those paused come back after a
+learnt pause length given their time away, and operators pause after a learnt share of calls. On a real
+centre's log (benchmarks/wait_estimate_real.py) the pauses were what an estimate counting only the operators
+on the phone missed most.
+
 Asterisk's own estimate (app_queue, `announce-holdtime`) is one number for everyone: an exponential moving
 average of answered callers' holds, new = (3*old + hold)/4. `AppQueueEstimate` reproduces it so the benchmark
 can compare both on the same day.

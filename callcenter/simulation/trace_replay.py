@@ -1,5 +1,6 @@
 """A real day played through the PBX simulator: the log's callers arrive when they did, with the service time
-they had, wait as long as their patience lets them, and the agents are on the floor when the log says.
+they had, wait as long as their patience lets them, and the agents are on the floor when the log says, pausing
+after calls as long as the log shows them off the phone while callers waited (`WrapUp`, trace.wrapups).
 
 `schedule_day` puts a day on a simulator's clock (the `simulate` process does it for `simulate-day --trace`);
 `play_day` runs it on a virtual clock with the service's tracker listening, every event going through the AMI
