@@ -199,7 +199,7 @@ class SimulatorSettings:
     agents: int = setting(18, "simulated operators logged in to the queue (>= 0)")
     calls_per_day: int = setting(3000, "simulated calls in a working day (>= 0)")
     mean_handle_seconds: float = setting(180.0, "mean simulated call length in seconds (> 0)")
-    mean_patience_seconds: float = setting(240.0, "mean time a simulated caller waits before hanging up (> 0)")
+    mean_patience_seconds: float = setting(390.0, "mean time a simulated caller waits before hanging up (> 0)")
     any_hour: bool = setting(True, "take simulated calls outside working hours too, at the day's mean rate")
     acceleration: float = setting(1.0, "simulated seconds per real second (> 0)")
     seed: int = setting(0, "random seed; the same seed gives the same day")
@@ -211,6 +211,9 @@ class SimulatorSettings:
     stats_file: str = setting("", "write what the simulator counted to this JSON file when it stops")
     traffic_until: float = setting(0.0, "no new simulated callers after this epoch second (0: no limit)")
     queue_log: str = setting("", "write app_queue's queue_log lines to this file, as Asterisk does; empty: off")
+    trace: str = setting("", "play a real call centre's logged day instead of drawing calls (the Anonymous Bank "
+                             "format, .tsv or .tsv.gz); empty: off")
+    trace_date: str = setting("", "the logged day to play, YYMMDD as in the log (e.g. 990215)")
 
 
 @dataclass(frozen=True)
