@@ -119,3 +119,70 @@ async def test_an_interpreter_sees_the_offer_on_top_counting_down(live: Live) ->
             assert "busy" not in await page.locator("#video-card").inner_text()
         finally:
             await browser.close()
+
+
+async def tab_to(page, selector: str, limit: int = 60) -> None:  # type: ignore[no-untyped-def]
+    """Press Tab until the element is focused, as a keyboard user would (fails if it is never reached)."""
+    for _ in range(limit):
+        if await page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} is not reachable with Tab")
+
+
+async def test_each_role_does_its_main_task_with_the_keyboard_alone(live: Live) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    await live.server.app[ACCOUNTS].add("int2", "Переводчик Два", "interpreter", PASSWORD, "", "")
+    await live.server.app[ACCOUNTS].add("sup2", "Старший смены", "supervisor", PASSWORD, "", "")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            async def signed_in(username: str):  # type: ignore[no-untyped-def]
+                page = await browser.new_page(viewport={"width": 1366, "height": 768})
+                await page.goto(live.url)
+                await expect(page.locator("#username")).to_be_focused()
+                await page.keyboard.type(username)
+                await page.keyboard.press("Tab")
+                await page.keyboard.type(PASSWORD)
+                await page.keyboard.press("Enter")
+                await expect(page.locator("#link")).to_have_class(re.compile("online"))
+                return page
+
+            # An operator: join the queue, pause for lunch, come back.
+            page = await signed_in("op1")
+            await tab_to(page, "#queue-in")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#my-state")).to_contain_text("Вы в очереди")
+            await tab_to(page, "#pause-reason")
+            await page.keyboard.press("ArrowDown")  # "Обед"
+            await tab_to(page, "#pause")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#my-state")).to_contain_text("Обед")
+            await tab_to(page, "#resume")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#resume")).to_be_disabled()
+
+            # An interpreter: ready, then the offer takes the focus and Enter accepts it.
+            page = await signed_in("int2")
+            await tab_to(page, "#interpreter-available")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#interpreter-available")).to_be_disabled()
+            async with aiohttp.ClientSession() as resident:
+                started = await resident.post(live.url + "api/video/sessions", json={"mode": "sign", "consent": True})
+                session_id = (await started.json())["session"]["id"]
+            accept = page.locator(f'[data-video-accept="{session_id}"]')
+            await expect(accept).to_be_focused()
+            async with page.context.expect_page() as video_page:
+                await page.keyboard.press("Enter")
+            assert "/video?session=" in (await video_page.value).url
+
+            # A supervisor: the printable report, reached by keyboard.
+            page = await signed_in("sup2")
+            await tab_to(page, "#report-link")
+            async with page.context.expect_page() as report_page:
+                await page.keyboard.press("Enter")
+            report = await report_page.value
+            await expect(report.locator("h1")).to_contain_text("отчёт за")
+        finally:
+            await browser.close()

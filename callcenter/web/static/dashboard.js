@@ -104,6 +104,8 @@ function translate() {
   document.documentElement.lang = state.lang;
   for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
   $("lang").textContent = state.lang === "ru" ? "EN" : "RU";
+  // The accessible name starts with the visible text (WCAG 2.5.3), then says what the button does.
+  $("lang").setAttribute("aria-label", state.lang === "ru" ? "EN — switch to English" : "RU — переключить на русский");
   setLink(state.socket && state.socket.readyState === WebSocket.OPEN);
   render();
   renderCallbacks();
