@@ -38,7 +38,7 @@ const TEXT = {
     requested: "заказано", first_attempt: "с первой попытки", later_attempt: "с повторной",
     carried_over: "перенесено", pending: "в работе", wrapups: "Итоги звонков операторов", when: "Когда",
     disposition: "Итог", note: "Заметка", no_wrapups: "Итогов за сутки нет.",
-    time: "Время", call_ended: "Звонок завершён", talking_for: "Разговор идёт", lasted: "длился", topic: "Тема",
+    no_notes: "Заметок нет.", time: "Время", call_ended: "Звонок завершён", talking_for: "Разговор идёт", lasted: "длился", topic: "Тема",
     outcome: "Итог", details: "Подробнее", hide: "Скрыть", notes: "Заметки", add_note: "Добавить заметку",
     reschedule_to: "Перенести на", confirm_cancel: "Отменить обратный звонок на номер {phone}?",
     calling: "Звоним на {phone}…", cancelled_ok: "Обратный звонок на {phone} отменён.", added: "Добавлено: {phone}.",
@@ -80,7 +80,7 @@ const TEXT = {
     first_attempt: "at the first attempt", later_attempt: "at a later attempt", carried_over: "carried over",
     pending: "in progress", wrapups: "Operators' call wrap-ups", when: "When", disposition: "Disposition",
     note: "Note", no_wrapups: "No wrap-ups in the last day.",
-    time: "Time", call_ended: "Call ended", talking_for: "Call in progress", lasted: "lasted", topic: "Topic",
+    no_notes: "No notes.", time: "Time", call_ended: "Call ended", talking_for: "Call in progress", lasted: "lasted", topic: "Topic",
     outcome: "Outcome", details: "Details", hide: "Hide", notes: "Notes", add_note: "Add a note",
     reschedule_to: "Move to", confirm_cancel: "Cancel the callback to {phone}?", calling: "Calling {phone}…",
     cancelled_ok: "The callback to {phone} is cancelled.", added: "Added: {phone}.", rescheduled: "Moved.",
@@ -312,7 +312,8 @@ async function showCallback(id) {
       <p>${esc(t(cb.status))}${cb.reason ? `: ${esc(reasonText(cb.reason, state.lang))}` : ""}; ${esc(t("attempts"))}: ${esc(cb.attempts)}</p>
       <h4>${esc(t("history"))}</h4><ul>${(cb.history || []).map((h) => `<li>${esc(when(h.at))}: ${esc(t(h.to || h.status || ""))}
         ${h.note ? ` — ${esc(reasonText(h.note, state.lang) || h.note)}` : ""}</li>`).join("")}</ul>
-      <h4>${esc(t("notes"))}</h4><ul>${(cb.notes || []).map((n) => `<li>${esc(n)}</li>`).join("")}</ul>
+      <h4>${esc(t("notes"))}</h4>${(cb.notes || []).length ? `<ul>${cb.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`
+        : `<p>${esc(t("no_notes"))}</p>`}
       <form id="callback-note" class="row"><label for="callback-note-text">${esc(t("add_note"))}</label>
         <input id="callback-note-text" maxlength="500" required><button type="submit">${esc(t("add"))}</button></form>
       ${cb.status === "scheduled" ? `<form id="callback-move" class="row"><label for="callback-move-at">${esc(t("reschedule_to"))}</label>
