@@ -186,3 +186,29 @@ async def test_each_role_does_its_main_task_with_the_keyboard_alone(live: Live) 
             await expect(report.locator("h1")).to_contain_text("отчёт за")
         finally:
             await browser.close()
+
+
+async def test_a_supervisor_unlocks_an_operator_from_the_dashboard(live: Live) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    await live.server.app[ACCOUNTS].add("sup3", "Старший смены", "supervisor", PASSWORD, "", "")
+    async with aiohttp.ClientSession() as guesser:
+        for attempt in range(5):
+            await guesser.post(live.url + "api/login", json={"username": "op1", "password": f"wrong {attempt}"})
+        locked = await guesser.post(live.url + "api/login", json={"username": "op1", "password": PASSWORD})
+        assert locked.status == 429
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1366, "height": 768})
+            await log_in(page, live.url, "sup3")
+            button = page.locator('#lockouts [data-unlock="op1"]')
+            await expect(button).to_be_visible()
+            await button.click()
+            await expect(page.locator("#lockouts-done")).to_contain_text("op1")
+            await expect(page.locator("#lockouts")).to_contain_text("Никто не заблокирован")
+        finally:
+            await browser.close()
+    async with aiohttp.ClientSession() as operator:
+        assert (await operator.post(live.url + "api/login", json={"username": "op1", "password": PASSWORD})).status \
+            == 200

@@ -38,7 +38,8 @@ const TEXT = {
     requested: "заказано", first_attempt: "с первой попытки", later_attempt: "с повторной",
     carried_over: "перенесено", pending: "в работе", wrapups: "Итоги звонков операторов", when: "Когда",
     disposition: "Итог", note: "Заметка", no_wrapups: "Итогов за сутки нет.",
-    no_notes: "Заметок нет.", time: "Время", call_ended: "Звонок завершён", talking_for: "Разговор идёт", lasted: "длился", topic: "Тема",
+    lockouts: "Заблокированные входы", no_lockouts: "Никто не заблокирован.", unlock: "Разблокировать",
+    unlocked: "Вход для {user} разблокирован.", no_notes: "Заметок нет.", time: "Время", call_ended: "Звонок завершён", talking_for: "Разговор идёт", lasted: "длился", topic: "Тема",
     outcome: "Итог", details: "Подробнее", hide: "Скрыть", notes: "Заметки", add_note: "Добавить заметку",
     reschedule_to: "Перенести на", confirm_cancel: "Отменить обратный звонок на номер {phone}?",
     calling: "Звоним на {phone}…", cancelled_ok: "Обратный звонок на {phone} отменён.", added: "Добавлено: {phone}.",
@@ -80,7 +81,8 @@ const TEXT = {
     first_attempt: "at the first attempt", later_attempt: "at a later attempt", carried_over: "carried over",
     pending: "in progress", wrapups: "Operators' call wrap-ups", when: "When", disposition: "Disposition",
     note: "Note", no_wrapups: "No wrap-ups in the last day.",
-    no_notes: "No notes.", time: "Time", call_ended: "Call ended", talking_for: "Call in progress", lasted: "lasted", topic: "Topic",
+    lockouts: "Locked logins", no_lockouts: "Nobody is locked out.", unlock: "Unlock",
+    unlocked: "{user} may log in again.", no_notes: "No notes.", time: "Time", call_ended: "Call ended", talking_for: "Call in progress", lasted: "lasted", topic: "Topic",
     outcome: "Outcome", details: "Details", hide: "Hide", notes: "Notes", add_note: "Add a note",
     reschedule_to: "Move to", confirm_cancel: "Cancel the callback to {phone}?", calling: "Calling {phone}…",
     cancelled_ok: "The callback to {phone} is cancelled.", added: "Added: {phone}.", rescheduled: "Moved.",
@@ -112,6 +114,7 @@ function translate() {
   renderToday();
   renderVideo();
   renderWrapups();
+  renderLockouts();
   setSoftphoneLanguage(state.lang);
 }
 
@@ -466,6 +469,32 @@ function renderWrapups() {
     : `<tr><td colspan="5">${esc(t("no_wrapups"))}</td></tr>`;
 }
 
+// Supervisors: accounts that wrong passwords hold locked, each with its unlock button.
+async function loadLockouts() {
+  if (state.me?.role !== "supervisor") return;
+  try {
+    state.lockouts = (await api("GET", "/api/accounts/lockouts")).locked;
+    renderLockouts();
+  } catch (error) { say("lockouts", errorText(error, state.lang), true); }
+}
+
+function renderLockouts() {
+  if (!state.lockouts) return;
+  $("lockouts").innerHTML = state.lockouts.length ? state.lockouts.map((user) => `<li>${esc(user)}
+      <button type="button" class="secondary" data-unlock="${esc(user)}">${esc(t("unlock"))}</button></li>`).join("")
+    : `<li>${esc(t("no_lockouts"))}</li>`;
+}
+
+$("lockouts").addEventListener("click", async (event) => {
+  const user = event.target.closest("[data-unlock]")?.dataset.unlock;
+  if (!user) return;
+  try {
+    await api("POST", `/api/accounts/${encodeURIComponent(user)}/unlock`);
+    say("lockouts", fill("unlocked", { user }));
+  } catch (error) { say("lockouts", errorText(error, state.lang), true); }
+  await loadLockouts();
+});
+
 function renderToday() {
   const report = state.report;
   if (!report) return;
@@ -616,6 +645,7 @@ async function start() {
   loadVideo();
   loadToday();
   loadWrapups();
+  loadLockouts();
   if (["operator", "supervisor"].includes(state.me.role)) {
     startSoftphone({ api, lang: state.lang, hooks: {
       showCase,
@@ -760,6 +790,6 @@ async function videoAction(path, body, openSession) {
 setInterval(tick, 1000);
 setInterval(() => { if (state.socket?.readyState === WebSocket.OPEN) state.socket.send("snapshot"); }, 15000);
 setInterval(() => { if (state.me) { loadCallbacks(); loadVideo(); } }, 10000);
-setInterval(() => { if (state.me) { loadToday(); loadWrapups(); } }, 30000);
+setInterval(() => { if (state.me) { loadToday(); loadWrapups(); loadLockouts(); } }, 30000);
 translate();
 start();
