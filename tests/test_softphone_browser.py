@@ -319,6 +319,20 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
                 ("op1", "Статус дела", "Переведён к сурдопереводчику", "+74951234567", "1764580000.42", True)
             await resident.evaluate("deskCall.terminate()")
 
+            # The supervisor sees the wrap-up on their dashboard.
+            await live.server.app[ACCOUNTS].add("boss", "Старший смены", "supervisor", PASSWORD)
+            supervisor = await (await browser.new_context()).new_page()
+            await supervisor.goto(live.url)
+            await supervisor.fill("#username", "boss")
+            await supervisor.fill("#password", PASSWORD)
+            await supervisor.keyboard.press("Enter")
+            row = supervisor.locator(f'#wrapups tr[data-wrapup="{wrapup["id"]}"]')
+            await expect(row).to_contain_text("Переведён к сурдопереводчику")
+            await expect(row).to_contain_text("Статус дела")
+            await expect(row).to_contain_text("op1")
+            assert await supervisor.locator("#phone-card").is_hidden(), "a supervisor without an extension has no phone"
+            await supervisor.context.close()
+
             # The WebSocket drops (the SIP server restarts): the page says so, reconnects and registers again.
             registrations = int(await card.get_attribute("data-registrations") or 0)
             await live.kamailio.stop()

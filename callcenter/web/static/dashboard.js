@@ -381,7 +381,8 @@ async function start() {
   loadVideo();
   loadToday();
   loadWrapups();
-  if (["operator", "supervisor"].includes(state.me.role)) {
+  // Operators always get the phone (or are told why not); a supervisor only when they have an extension.
+  if (state.me.role === "operator" || (state.me.role === "supervisor" && state.me.extension)) {
     startSoftphone({ api, lang: state.lang, hooks: {
       showCase,
       inQueue: () => Boolean(state.me?.interface && state.queue?.membersByInterface[state.me.interface]),
