@@ -28,8 +28,8 @@ const TEXT = {
     dropped: "Связь с АТС потеряна. Переподключаемся…", restored: "Связь с АТС восстановлена, телефон снова на линии.",
     reg_failed: "АТС не приняла регистрацию", missed: "Пропущен звонок", paused_missed: "Вы на паузе «не отвечает». Нажмите «Продолжить» в разделе «Я», когда будете готовы.",
     not_configured: "Телефон в браузере не настроен", transferred: "Звонок переведён на", transfer_failed: "Перевод не удался",
-    call_ended: "Звонок завершён", saved: "Итог звонка сохранён.", shortcuts: "Клавиши: Alt+A ответить, Alt+M микрофон, Alt+H удержание, Alt+T перевод, Alt+X завершить или отклонить",
-    after_call_reason: "Поствызывная обработка", not_responding: "Не отвечает", mic_error: "Нет доступа к микрофону",
+    saved: "Итог звонка сохранён.", shortcuts: "Клавиши: Alt+A ответить, Alt+M микрофон, Alt+H удержание, Alt+T перевод, Alt+X завершить или отклонить",
+    after_call_reason: "Поствызывная обработка", not_responding: "Не отвечает",
     caller_gone: "Звонящий положил трубку, не дождавшись ответа",
   },
   en: {
@@ -51,8 +51,8 @@ const TEXT = {
     dropped: "Lost the PBX connection. Reconnecting…", restored: "PBX connection restored; the phone is back on the line.",
     reg_failed: "The PBX refused the registration", missed: "Missed call", paused_missed: "You are paused as \"not responding\". Press Resume under Me when ready.",
     not_configured: "The browser phone is not configured", transferred: "Call transferred to", transfer_failed: "Transfer failed",
-    call_ended: "Call ended", saved: "Wrap-up saved.", shortcuts: "Keys: Alt+A answer, Alt+M mute, Alt+H hold, Alt+T transfer, Alt+X hang up or reject",
-    after_call_reason: "After-call work", not_responding: "Not responding", mic_error: "No microphone access",
+    saved: "Wrap-up saved.", shortcuts: "Keys: Alt+A answer, Alt+M mute, Alt+H hold, Alt+T transfer, Alt+X hang up or reject",
+    after_call_reason: "After-call work", not_responding: "Not responding",
     caller_gone: "The caller hung up before the answer",
   },
 };
@@ -66,7 +66,7 @@ const sp = {
   lang: "ru", api: null, hooks: {}, account: null, ua: null, session: null, phase: "off", tab: randomId(),
   lineTimer: null, hadRegistration: false, dropped: false, registrations: 0, caller: null, answeredAt: 0,
   startedAt: 0, timer: null, wrapupTimer: null, wrapupLeft: 0, ring: null, titleTimer: null, baseTitle: "",
-  muted: false, held: false, message: "", messageKey: "", started: false, lastCall: null,
+  muted: false, held: false, messageKey: "", messageExtra: "", started: false, lastCall: null,
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[sp.lang][key] ?? key;
@@ -613,14 +613,19 @@ $("sp-output").addEventListener("change", (e) => { localStorage.setItem("softpho
 $("sp-check").addEventListener("click", () => preflight());
 $("sp-settings").addEventListener("toggle", () => { if ($("sp-settings").open) loadDevices().catch(() => {}); });
 
-// Alt + a letter, by the key's position (event.code), so the shortcuts work with the Russian layout too. Keys
-// typed into the DTMF pad's digits go to the call when the pad is open.
+// Alt + a letter, by the key's position (event.code), so the shortcuts work with the Russian layout too. While
+// the keypad is open, digits, * and # typed outside a text field go to the call as DTMF.
 const SHORTCUTS = {
   KeyA: answer, KeyM: toggleMute, KeyH: toggleHold, KeyX: hangUp,
   KeyT: () => { if (sp.phase === "talking") $("sp-transfer-number").focus(); },
 };
 document.addEventListener("keydown", (event) => {
-  if (!sp.started || !event.altKey || event.ctrlKey || event.metaKey) return;
+  if (!sp.started || event.ctrlKey || event.metaKey) return;
+  if (!event.altKey) {
+    const typing = event.target.closest?.("input, textarea, select");
+    if ($("sp-keypad-box").open && !typing && DTMF_KEYS.includes(event.key)) sendDtmf(event.key);
+    return;
+  }
   const action = SHORTCUTS[event.code];
   if (!action) return;
   event.preventDefault();
