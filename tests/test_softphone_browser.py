@@ -223,6 +223,8 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await expect(page.locator('#sp-preflight [data-check="check_ice"]')).to_have_attribute("data-ok", "true")
             await expect(page.locator('#sp-preflight [data-check="check_mic"]')).to_have_attribute("data-ok", "true")
             await expect(page.locator('#sp-preflight [data-check="check_ws"]')).to_have_attribute("data-ok", "true")
+            # The check also lists the microphones (Chromium's fake one here) to choose from, after "default".
+            assert await page.locator("#sp-mic option").count() >= 2
             await page.click("#sp-settings summary")
 
             caller_context = await browser.new_context()
@@ -333,6 +335,20 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await expect(row).to_contain_text("op1")
             assert await supervisor.locator("#phone-card").is_hidden(), "a supervisor without an extension has no phone"
             await supervisor.context.close()
+
+            # Auto-answer, the operator's setting: the next call is answered without a key.
+            await page.click("#sp-settings summary")
+            await page.check("#sp-auto-answer")
+            await page.click("#sp-settings summary")
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "talking", timeout=5_000)
+            await resident.evaluate("s.terminate()")
+            await expect(card).to_have_attribute("data-phase", "wrapup")
+            await page.click('#sp-wrapup button[type="submit"]')
+            await expect(card).to_have_attribute("data-wrapups", "2")
+            await page.click("#sp-settings summary")
+            await page.uncheck("#sp-auto-answer")
+            await page.click("#sp-settings summary")
 
             # The WebSocket drops (the SIP server restarts): the page says so, reconnects and registers again.
             registrations = int(await card.get_attribute("data-registrations") or 0)
