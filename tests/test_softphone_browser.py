@@ -76,6 +76,22 @@ PEER_TOOLS = """
   };
 })();
 """
+# Desktop notifications, recorded (a headless page is never hidden, nor can it show one): the test hides the
+# tab by setting window.__hidden.
+NOTIFICATIONS = """
+(() => {
+  window.__notes = [];
+  window.__hidden = false;
+  Object.defineProperty(document, "hidden", { get: () => window.__hidden });
+  window.Notification = class {
+    static permission = "granted";
+    static requestPermission() { return Promise.resolve("granted"); }
+    constructor(title, options) { window.__notes.push(`${title}: ${options?.body ?? ""}`); }
+    addEventListener() {}
+    close() {}
+  };
+})();
+"""
 # The caller's page: two JsSIP phones on Kamailio, the resident (200) and the interpreter desk (300) that takes
 # the transferred call.
 CALLER = """
@@ -197,6 +213,7 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
         try:
             operator_context = await browser.new_context(viewport={"width": 1280, "height": 800})
             await operator_context.add_init_script(PEER_TOOLS)
+            await operator_context.add_init_script(NOTIFICATIONS)
             page = await operator_context.new_page()
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
@@ -369,11 +386,15 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await expect(card).to_have_attribute("data-phase", "ready")
             assert len(actions(live.sim, "QueuePause")) == pauses
             # A call rung out unanswered (the PBX gives up after ring_timeout_seconds, here 2; the caller's page
-            # plays that part with its own timer) is a missed call: the operator is paused and told.
+            # plays that part with its own timer) is a missed call: the operator is paused and told, with desktop
+            # notifications while the tab is hidden.
+            await page.evaluate("window.__hidden = true")
             await resident.evaluate("call()")
             await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
             await resident.evaluate("setTimeout(() => s.terminate(), 1500)")
             await expect(page.locator("#sp-message")).to_contain_text("Пропущен звонок: Иван Петров", timeout=5_000)
+            assert await page.evaluate("window.__notes") == ["Входящий звонок: Иван Петров +74951234567",
+                                                             "Пропущен звонок: Иван Петров +74951234567"]
             await expect(page.locator("#sp-message")).to_contain_text("на паузе «не отвечает»")
             await expect(card).to_have_attribute("data-phase", "ready")
             await expect(page.locator("#my-state")).to_contain_text("Не отвечает")
