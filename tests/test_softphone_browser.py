@@ -353,7 +353,11 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             assert await supervisor.locator("#phone-card").is_hidden(), "a supervisor without an extension has no phone"
             await supervisor.context.close()
 
-            # Auto-answer, the operator's setting: the next call is answered without a key.
+            # Auto-answer, the operator's setting: the next call (a colleague's, while the operator is on a break)
+            # is answered without a key; its wrap-up leaves the break as it was.
+            await page.click("#pause")
+            await expect(page.locator("#my-state")).to_contain_text("Перерыв")
+            pauses = len(actions(live.sim, "QueuePause"))
             await page.click("#sp-settings summary")
             await page.check("#sp-auto-answer")
             await page.click("#sp-settings summary")
@@ -363,6 +367,10 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await expect(card).to_have_attribute("data-phase", "wrapup")
             await page.click('#sp-wrapup button[type="submit"]')
             await expect(card).to_have_attribute("data-wrapups", "2")
+            assert len(actions(live.sim, "QueuePause")) == pauses, "the wrap-up touched the operator's break"
+            await expect(page.locator("#my-state")).to_contain_text("Перерыв")
+            await page.click("#resume")
+            await expect(page.locator("#my-state")).not_to_contain_text("Перерыв")
             await page.click("#sp-settings summary")
             await page.uncheck("#sp-auto-answer")
             await page.click("#sp-settings summary")

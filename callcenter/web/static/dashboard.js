@@ -385,7 +385,7 @@ async function start() {
   if (state.me.role === "operator" || (state.me.role === "supervisor" && state.me.extension)) {
     startSoftphone({ api, lang: state.lang, hooks: {
       showCase,
-      inQueue: () => Boolean(state.me?.interface && state.queue?.membersByInterface[state.me.interface]),
+      member: () => (state.me?.interface && state.queue?.membersByInterface[state.me.interface]) || null,
       onCaller: (pop) => { state.pop = { ...pop, interface: state.me.interface }; renderPop(); },
     } }).catch((error) => { $("sp-message").textContent = error.message; });
   }

@@ -66,7 +66,7 @@ const sp = {
   lang: "ru", api: null, hooks: {}, account: null, ua: null, session: null, phase: "off", tab: randomId(),
   lineTimer: null, hadRegistration: false, dropped: false, registrations: 0, caller: null, answeredAt: 0,
   startedAt: 0, timer: null, wrapupTimer: null, wrapupLeft: 0, ring: null, titleTimer: null, baseTitle: "",
-  muted: false, held: false, messageKey: "", messageExtra: "", started: false, lastCall: null,
+  muted: false, held: false, messageKey: "", messageExtra: "", started: false, lastCall: null, wrapupPaused: false,
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[sp.lang][key] ?? key;
@@ -172,7 +172,9 @@ function register() {
     if (sp.dropped) { sp.dropped = false; say("restored"); }
     sp.hadRegistration = true;
     if (sp.phase === "connecting" || sp.phase === "off") sp.phase = "ready";
-    if (sp.session) restartIce();
+    // Back after a drop mid-call: media does not go through the WebSocket, so restart ICE only if it broke too.
+    const pc = sp.session?.connection;
+    if (pc && ["disconnected", "failed"].includes(pc.iceConnectionState)) restartIce();
     render();
   });
   sp.ua.on("unregistered", () => { if (sp.phase === "ready") sp.phase = "connecting"; render(); });
@@ -344,7 +346,7 @@ function callEnded(answered, cause) {
 }
 
 async function pause(paused, reason) {
-  if (!sp.hooks.inQueue?.()) return;
+  if (!sp.hooks.member?.()) return;  // not in the queue: nothing to pause
   await sp.api("POST", "/api/me/pause", paused ? { paused, reason } : { paused }).catch(() => {});
 }
 
@@ -355,7 +357,9 @@ async function pause(paused, reason) {
 function startWrapup() {
   sp.phase = "wrapup";
   sp.wrapupLeft = sp.account.wrapup_seconds;
-  pause(true, PAUSE_AFTER_CALL);
+  // An operator who was paused already (a colleague's call rang while on a break) stays paused afterwards.
+  sp.wrapupPaused = sp.hooks.member?.()?.state !== "paused";
+  if (sp.wrapupPaused) pause(true, PAUSE_AFTER_CALL);
   $("sp-note").value = "";
   $("sp-disposition").value = sp.account.dispositions[0];
   clearInterval(sp.wrapupTimer);
@@ -373,7 +377,8 @@ async function finishWrapup() {
   sp.phase = "ready";
   render();
   await saveWrapup($("sp-disposition").value, $("sp-note").value);
-  await pause(false);
+  if (sp.wrapupPaused) await pause(false);
+  sp.wrapupPaused = false;
 }
 
 async function saveWrapup(disposition, note) {
