@@ -5,8 +5,10 @@ browser, the operator answers, audio flows both ways through Asterisk, hangs up 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -195,3 +197,22 @@ async def test_a_blind_transfer_and_a_rung_out_call(pbx: RealPbx, events: Events
             await second.hang_up()
         finally:
             await browser.close()
+
+
+async def test_asterisk_config_writes_the_endpoints_and_asterisk_reloads_them(pbx: RealPbx, store: aioredis.Redis,
+                                                                              redis_url: str) -> None:
+    """`callcenter asterisk-config --reload` against a running Asterisk: a new operator's endpoint appears."""
+    await AccountStore(store).add("op105", "Оператор 105", "operator", PASSWORD, "Local/105@agents", "105")
+    assert "105" not in await pbx.command("pjsip show endpoints")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLCENTER_")}
+    env.update({"REDIS_URL": redis_url, "CALLCENTER_SOFTPHONE_SECRET": pbx.softphone_secret,
+                "CALLCENTER_AMI_HOST": "127.0.0.1", "CALLCENTER_AMI_PORT": str(pbx.ami_port),
+                # The service's own AMI user may not reload modules (no `system` write): the installer's may.
+                "CALLCENTER_AMI_USERNAME": "tester", "CALLCENTER_AMI_SECRET": pbx.tester_secret})
+    done = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "callcenter", "asterisk-config", "--output", str(pbx.etc / "pjsip_operators.conf"),
+        "--reload"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "reloaded res_pjsip" in done.stdout
+    shown = await pbx.command("pjsip show endpoint 105")
+    assert "Оператор 105" in shown and "105" in await pbx.command("pjsip show aors"), shown
