@@ -20,7 +20,7 @@ from callcenter.config import ConfigError, Settings, load_settings
 from callcenter.logs import configure_logging
 
 if TYPE_CHECKING:
-    from callcenter.pbx.simulator import SimConfig
+    from callcenter.pbx.simulator import PbxSimulator, SimConfig
     from callcenter.storage import EmbeddedValkey
 
 log = logging.getLogger("callcenter")
@@ -136,11 +136,13 @@ def simulator_config(settings: Settings) -> SimConfig:
 
     sim = settings.simulator
     return SimConfig(
-        queue=settings.hotline.queue, agents=sim.agents, username=settings.ami.username, secret=settings.ami.secret,
+        # A logged day brings its own agents and callers (see `cmd_simulate`).
+        queue=settings.hotline.queue, agents=0 if sim.trace else sim.agents, generate_traffic=not sim.trace,
+        username=settings.ami.username, secret=settings.ami.secret,
         acceleration=sim.acceleration, seed=sim.seed, timezone=settings.hotline.timezone,
         resident_answer_probability=sim.resident_answer_probability, originate_log=sim.originate_log,
         callback_share=sim.callback_share, callback_url=sim.callback_url, traffic_until=sim.traffic_until,
-        queue_log=sim.queue_log,
+        queue_log=sim.queue_log, agent_no_answer=0.0 if sim.trace else SimConfig.agent_no_answer,
         traffic=TrafficModel(calls_per_day=sim.calls_per_day, mean_handle=sim.mean_handle_seconds,
                              mean_patience=sim.mean_patience_seconds, any_hour=sim.any_hour))
 
@@ -164,6 +166,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         else:
             simulator = PbxSimulator(config)
         await simulator.start(args.host or settings.simulator.host, args.port or settings.simulator.port)
+        if settings.simulator.trace:
+            _play_trace(simulator, settings)
         print(f"PBX simulator: AMI on {args.host or settings.simulator.host}:{simulator.port}, "
               f"user {settings.ami.username}", flush=True)
         stop = asyncio.Event()
@@ -178,6 +182,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if settings.simulator.stats_file:
         Path(settings.simulator.stats_file).write_text(json.dumps(stats), encoding="utf-8")
     return 0
+
+
+def _play_trace(simulator: PbxSimulator, settings: Settings) -> None:
+    """Put a logged day's agents and callers on the simulator's clock, on the same wall-clock times."""
+    from callcenter.simulation.trace import day_calls, parse_day, read_trace
+    from callcenter.simulation.trace_replay import day_origin, schedule_day
+
+    sim = settings.simulator
+    day = parse_day(sim.trace_date)
+    origin = day_origin(day, settings.hotline.timezone)
+    until = sim.traffic_until - origin if sim.traffic_until else None
+    calls = day_calls(read_trace(Path(sim.trace)), day)
+    scheduled = schedule_day(simulator, simulator.clock, calls, origin, sim.seed, until)
+    log.info("playing a logged day", extra={"trace": sim.trace, "day": day.isoformat(), "callers": scheduled})
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -265,6 +283,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     store on its data directory for the moment."""
     import getpass
 
+    from callcenter.accounts.lockout import LoginLimiter
     from callcenter.accounts.store import AccountError, AccountStore
     from callcenter.storage import connect
 
@@ -304,6 +323,11 @@ def cmd_user(args: argparse.Namespace) -> int:
             elif args.action == "passwd":
                 await accounts.set_password(args.username, password())
                 print(f"password of {args.username} changed; their sessions are ended")
+            elif args.action == "unlock":
+                if await accounts.get(args.username) is None:
+                    raise AccountError(f"no user {args.username}")
+                await LoginLimiter(client).unlock(args.username)
+                print(f"wrong-password locks of {args.username} lifted")
         except AccountError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -383,16 +407,17 @@ async def _reload_pjsip(settings: Settings) -> int:
 
 def cmd_simulate_day(args: argparse.Namespace) -> int:
     """One working day of the whole hotline, faster than real time, then the invariants and the report."""
-    from datetime import date
 
     from callcenter.simulation.day import DayOptions, run_day
+    from callcenter.simulation.trace import parse_day
 
     settings = _with_logging(args)
-    options = DayOptions(day=date.fromisoformat(args.date), seed=args.seed, requests=args.requests,
+    options = DayOptions(day=parse_day(args.date), seed=args.seed, requests=args.requests,
                          scale=args.scale, acceleration=args.acceleration, faults=args.faults,
                          link_drop_seconds=args.link_drop_seconds, video_sessions=args.video_sessions,
                          workdir=Path(args.workdir) if args.workdir else None, drain_minutes=args.drain_minutes,
-                         until=args.until, profile=args.profile, memory=args.memory)
+                         until=args.until, profile=args.profile, memory=args.memory,
+                         trace=Path(args.trace) if args.trace else None)
     return run_day(settings, options)
 
 
@@ -435,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=int)
     day = add("simulate-day", cmd_simulate_day,
               "a whole working day end to end (store, PBX simulator, service, worker), then the invariants")
-    day.add_argument("--date", default="2026-11-24", help="the simulated day (default 2026-11-24, a Tuesday)")
+    day.add_argument("--date", default="2026-11-24",
+                     help="the simulated day (default 2026-11-24, a Tuesday; YYMMDD accepted, as a log's dates)")
     day.add_argument("--seed", type=int, default=1)
     day.add_argument("--requests", type=int, default=3000, help="requests in the day at scale 1")
     day.add_argument("--scale", type=float, default=1.0, help="multiply the day's traffic (100: 300,000)")
@@ -446,7 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     day.add_argument("--video-sessions", type=int, help="video sessions in the day (default: 1 per 600 requests)")
     day.add_argument("--drain-minutes", type=float, default=45.0,
                      help="simulated minutes after closing for the last calls to finish")
-    day.add_argument("--until", default="20:00", help="simulate the day up to this time (HH:MM) only")
+    day.add_argument("--until", help="simulate the day up to this time (HH:MM) only (default 20:00, or the end of "
+                                     "a logged day)")
+    day.add_argument("--trace", help="play a real call centre's logged day (Anonymous Bank format, .tsv or .tsv.gz, "
+                                     "e.g. benchmarks/data/anonymous-bank-1999-02.tsv.gz) instead of drawn "
+                                     "requests; --date names the day (YYMMDD, e.g. 990215)")
     day.add_argument("--profile", action="store_true",
                      help="profile the service, the worker and the simulator (server.prof, worker.prof, "
                           "simulator.prof in the workdir)")
@@ -461,8 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer = add("import-cases", cmd_import_cases, "load cases from CSV or JSON Lines (all or nothing)")
     importer.add_argument("file")
     importer.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
-    user = add("user", cmd_user, "staff accounts: add, list, disable, enable, passwd")
-    user.add_argument("action", choices=["add", "list", "disable", "enable", "passwd"])
+    user = add("user", cmd_user, "staff accounts: add, list, disable, enable, passwd, unlock (wrong-password "
+               "locks)")
+    user.add_argument("action", choices=["add", "list", "disable", "enable", "passwd", "unlock"])
     user.add_argument("username", nargs="?")
     user.add_argument("--role", choices=["operator", "interpreter", "supervisor"], default="operator")
     user.add_argument("--name", help="the person's name, as shown on the dashboard")

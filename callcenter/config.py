@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CALLCENTER_"
@@ -46,6 +47,9 @@ class HotlineSettings:
     queue: str = setting("hotline", "the Asterisk queue name (queues.conf section)")
     service_level_seconds: int = setting(20, "answer threshold for the service level, in seconds (> 0)")
     service_level_target: float = setting(0.8, "share of calls to answer within the threshold, 0..1")
+    long_wait_alert_seconds: int = setting(120, "the dashboard marks a caller waiting longer than this, seconds (> 0)")
+    abandon_alert_share: float = setting(0.1, "the dashboard marks abandoned calls above this share of the day's, "
+                                         "0..1")
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ class CaseSettings:
     number_pattern: str = setting(r"^[0-9]{6,12}$", "a regex for case numbers (digits only, so the IVR can take them)")
     statuses_file: str = setting("config/case_statuses.toml", "the status vocabulary: codes, texts, prompts")
     max_failures: int = setting(5, "failed verifications within the window that lock a key (>= 1)")
+    anonymous_line_max_failures: int = setting(20, "failed IVR verifications within the window that lock the "
+                                               "telephone line withheld-number callers share (>= 1)")
     failure_window_minutes: float = setting(15.0, "the window for counting failures, minutes (> 0)")
     lock_minutes: float = setting(30.0, "how long a locked case number / caller / address stays locked (> 0)")
     audit_retention_days: int = setting(365, "how long look-up audit records are kept, days (>= 1)")
@@ -127,6 +133,11 @@ class HttpSettings:
     session_hours: float = setting(12.0, "how long a staff login lasts, hours (> 0)")
     trusted_proxies: list[str] = setting([], "reverse proxies whose X-Forwarded-For names the resident's address, "
                                          "e.g. 10.0.0.2 or 10.0.0.0/24 (empty: none)")
+    session_check_seconds: float = setting(10.0, "how often an open staff stream checks that its login still "
+                                           "stands (a password changed or an account disabled elsewhere), seconds "
+                                           "(> 0)")
+    allowed_origins: list[str] = setting([], "other sites whose pages may post to the residents' endpoints, e.g. "
+                                         "https://portal.example.ru (empty: this site only)")
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,8 @@ class ReportSettings:
 @dataclass(frozen=True)
 class VideoSettings:
     grace_seconds: float = setting(60.0, "how long a participant who dropped may rejoin, seconds (> 0)")
+    live_sessions_per_address: int = setting(2, "video sessions one address may have going at once (>= 1)")
+    sessions_per_address_hour: int = setting(5, "video sessions one address may start in a clock hour (>= 1)")
     offer_seconds: float = setting(30.0, "how long an interpreter has to accept a session, seconds (> 0)")
     token_hours: float = setting(4.0, "how long a resident's session token is valid, hours (> 0)")
     operator_with_interpreter: bool = setting(True, "bring in an operator as soon as the interpreter joins "
@@ -186,7 +199,7 @@ class SimulatorSettings:
     agents: int = setting(18, "simulated operators logged in to the queue (>= 0)")
     calls_per_day: int = setting(3000, "simulated calls in a working day (>= 0)")
     mean_handle_seconds: float = setting(180.0, "mean simulated call length in seconds (> 0)")
-    mean_patience_seconds: float = setting(240.0, "mean time a simulated caller waits before hanging up (> 0)")
+    mean_patience_seconds: float = setting(390.0, "mean time a simulated caller waits before hanging up (> 0)")
     any_hour: bool = setting(True, "take simulated calls outside working hours too, at the day's mean rate")
     acceleration: float = setting(1.0, "simulated seconds per real second (> 0)")
     seed: int = setting(0, "random seed; the same seed gives the same day")
@@ -198,6 +211,9 @@ class SimulatorSettings:
     stats_file: str = setting("", "write what the simulator counted to this JSON file when it stops")
     traffic_until: float = setting(0.0, "no new simulated callers after this epoch second (0: no limit)")
     queue_log: str = setting("", "write app_queue's queue_log lines to this file, as Asterisk does; empty: off")
+    trace: str = setting("", "play a real call centre's logged day instead of drawing calls (the Anonymous Bank "
+                             "format, .tsv or .tsv.gz); empty: off")
+    trace_date: str = setting("", "the logged day to play, YYMMDD as in the log (e.g. 990215)")
 
 
 @dataclass(frozen=True)
@@ -383,6 +399,17 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
             except ValueError:
                 problems.append(ConfigProblem(key, f"'{address}' is not an address or network",
                                               "e.g. 10.0.0.5 or 10.0.0.0/24"))
+    for key in ("live_sessions_per_address", "sessions_per_address_hour"):
+        check(f"video.{key}", getattr(settings.video, key) >= 1, "must be at least 1", "e.g. 2")
+    check("http.session_check_seconds", settings.http.session_check_seconds > 0, "must be positive", "e.g. 10")
+    check("hotline.long_wait_alert_seconds", settings.hotline.long_wait_alert_seconds > 0, "must be positive",
+          "e.g. 120")
+    check("hotline.abandon_alert_share", 0 < settings.hotline.abandon_alert_share < 1, "must be between 0 and 1",
+          "e.g. 0.1")
+    for origin in settings.http.allowed_origins:
+        parts = urlsplit(origin)
+        check("http.allowed_origins", parts.scheme in {"http", "https"} and bool(parts.netloc)
+              and parts.path in {"", "/"}, f"'{origin}' is not a site's origin", "e.g. https://portal.example.ru")
     cb = settings.callbacks
     check("callbacks.mode", cb.mode in {"operator_first", "resident_first"}, f"unknown mode '{cb.mode}'",
           "operator_first or resident_first")
@@ -402,6 +429,8 @@ def _validate(settings: Settings) -> list[ConfigProblem]:
     except re.error as exc:
         problems.append(ConfigProblem("cases.number_pattern", f"not a regular expression: {exc}", "e.g. ^[0-9]{6,12}$"))
     check("cases.max_failures", settings.cases.max_failures >= 1, "must be at least 1", "e.g. 5")
+    check("cases.anonymous_line_max_failures", settings.cases.anonymous_line_max_failures >= 1,
+          "must be at least 1", "e.g. 20")
     for key in ("failure_window_minutes", "lock_minutes"):
         check(f"cases.{key}", getattr(settings.cases, key) > 0, "must be positive", "minutes, e.g. 15")
     check("cases.audit_retention_days", settings.cases.audit_retention_days >= 1, "must be at least 1", "e.g. 365")

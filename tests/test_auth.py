@@ -103,7 +103,9 @@ async def test_password_change_ends_sessions_and_hashes_are_argon2(client: TestC
 async def test_login_input_is_checked(client: TestClient) -> None:
     assert (await client.post("/api/login", json={"username": "x"})).status == 422
     assert (await client.post("/api/login", json={"username": "a", "password": "b", "extra": 1})).status == 422
-    assert (await client.post("/api/login", data=b"not json")).status == 400
+    assert (await client.post("/api/login", data=b"not json", headers={"Content-Type": "application/json"})).status \
+        == 400
+    assert (await client.post("/api/login", data=b"not json")).status == 415
 
 
 async def test_websocket_from_another_site_is_refused(client: TestClient) -> None:

@@ -196,6 +196,19 @@ async def test_daily_limit_per_client_address(hotline: Hotline) -> None:
     assert refused.headers["Retry-After"] == "86400"
 
 
+async def test_asking_about_numbers_that_have_callbacks_counts_against_the_address(hotline: Hotline,
+                                                                                  redis: aioredis.Redis) -> None:
+    """Issue 16, point 2: "this number has a callback" is itself something learned, so a sweep of numbers from
+    one address is held by the same daily limit as requests."""
+    limit = hotline.settings.callbacks.per_address_daily_limit
+    numbers = [f"8495123{index:04d}" for index in range(limit + 1)]
+    for number in numbers:
+        await hotline.ask(number)
+        await redis.delete(*await redis.keys("cb:limit:addr:*"))  # each resident asked from their own address
+    probes = [(await hotline.client.post("/api/callbacks", json={"phone": number})).status for number in numbers]
+    assert probes == [200] * limit + [429]
+
+
 async def test_behind_a_trusted_proxy_each_resident_has_their_own_address_limit(settings: Settings,
                                                                              redis: aioredis.Redis) -> None:
     limit = settings.callbacks.per_address_daily_limit
@@ -547,3 +560,21 @@ async def test_the_hotlines_extra_numbers_are_refused(settings: Settings, redis:
         response = await hotline.client.post("/api/callbacks", json={"phone": "8 (495) 777-00-00"})
         assert response.status == 422
         assert (await response.json())["reason"] == "own_number"
+
+
+async def test_reschedule_and_reports_refuse_times_no_calendar_holds(hotline: Hotline) -> None:
+    """Issue 16, point 7: these were 500s with tracebacks (OverflowError, AssertionError, a Redis error)."""
+    headers = await staff_login(hotline.client, "supervisor", username="sup2")
+    created = await hotline.client.post("/api/operator/callbacks", headers=headers, json={"phone": "8 916 555-12-35"})
+    callback_id = (await created.json())["id"]
+    for at in (1e20, -1e20, None, "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-12:00"):
+        moved = await hotline.client.post(f"/api/callbacks/{callback_id}/reschedule", json={"at": at},
+                                          headers=headers)
+        assert moved.status == 422, at
+        assert "at" in (await moved.json())["detail"]
+    for day in ("0001-01-01", "9999-12-31"):
+        report = await hotline.client.get(f"/api/reports/day?date={day}", headers=headers)
+        assert report.status == 422, day
+        assert (await report.json())["error"] == "invalid_field"
+    kept = await (await hotline.client.get(f"/api/callbacks/{callback_id}", headers=headers)).json()
+    assert kept["status"] == "scheduled"  # the refused moves changed nothing

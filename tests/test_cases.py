@@ -26,7 +26,7 @@ from callcenter.cases.store import CaseStore
 from callcenter.config import CaseSettings, Settings
 from callcenter.server import build_service
 from callcenter.web.app import DEFAULT_STATUSES, create_app
-from callcenter.web.cases import CASES
+from callcenter.web.cases import CASES, ivr_caller
 from callcenter.web.hotline import PBX_LINK
 from tests.amitools import TranscriptServer
 from tests.conftest import REPO, TRANSCRIPTS, staff_login
@@ -175,12 +175,45 @@ async def test_lockout_after_five_failures_and_unlock_after_the_window(redis: ai
     now = 1_800_000_000.0
     results = [(await store.verify("100200300", "01011900", caller, now=now + i)).result for i in range(5)]
     assert results == ["not_verified"] * 4 + ["locked"]
-    # Locked even with the right factor, from the same caller or for the same case from anyone.
+    # The guesser is locked out of every case, even with the right factor.
     assert (await store.verify("100200300", "15031954", caller, now=now + 10)).result == "locked"
-    assert (await store.verify("100200300", "15031954", [("phone", "+74950000001")], now=now + 10)).result == "locked"
     assert (await store.verify("100200301", "01071940", caller, now=now + 10)).result == "locked"
+    # The resident, who has not guessed wrong, still gets their own case (issue 16, point 8): a stranger cannot
+    # lock them out of it. A wrong answer from a fresh caller is told "locked" and counts against them.
+    assert (await store.verify("100200300", "15031954", [("phone", "+74950000001")], now=now + 10)).result == "ok"
+    assert (await store.verify("100200300", "01011901", [("phone", "+74950000002")], now=now + 11)).result == "locked"
+    assert (await store.verify("100200300", "15031954", [("phone", "+74950000002")], now=now + 12)).result == "locked"
     later = now + 31 * 60
     assert (await store.verify("100200300", "15031954", caller, now=later)).result == "ok"
+
+
+async def test_a_locked_case_lets_only_a_few_fresh_callers_try(redis: aioredis.Redis, tmp_path: Path) -> None:
+    """Guessing from many fresh addresses: each gets one try while the case is locked, and only max_failures of
+    them per lock, so the per-case limit on guesses stands."""
+    store = CaseStore(redis, CaseSettings(max_failures=3, failure_window_minutes=15, lock_minutes=30))
+    await store.upsert_all(check_file(write_rows(tmp_path), PATTERN, VOCABULARY).cases)
+    now = 1_800_000_000.0
+    for i in range(3):
+        await store.verify("100200300", "01011900", [("addr", "10.0.0.1")], now=now + i)
+    answers = [(await store.verify("100200300", "01011900", [("addr", f"10.1.0.{n}")], now=now + 10 + n)).result
+               for n in range(5)]
+    assert answers == ["locked"] * 5
+    # Three fresh tries were spent: even the right answer from a fourth fresh address now waits for the lock.
+    assert (await store.verify("100200300", "15031954", [("addr", "10.2.0.1")], now=now + 20)).result == "locked"
+
+
+async def test_withheld_numbers_are_limited_per_line(redis: aioredis.Redis, tmp_path: Path) -> None:
+    store = CaseStore(redis, CaseSettings(max_failures=5, anonymous_line_max_failures=8))
+    await store.upsert_all(check_file(write_rows(tmp_path), PATTERN, VOCABULARY).cases)
+    line = ivr_caller("", "PJSIP/city-trunk-0000002a")
+    assert line == [("line", "PJSIP/city-trunk")]
+    assert ivr_caller("anonymous", "PJSIP/city-trunk-0000003b") == line  # every withheld call on that line
+    assert ivr_caller("+74951234567", "PJSIP/city-trunk-0000002a") == [("phone", "+74951234567")]
+    now = 1_800_000_000.0
+    cases = [f"1002003{n:02d}" for n in range(8)]  # different cases: only the line's count adds up
+    results = [(await store.verify(case, "01011900", line, now=now + n)).result for n, case in enumerate(cases)]
+    assert results == ["not_verified"] * 7 + ["locked"]
+    assert (await store.verify("100200300", "15031954", line, now=now + 10)).result == "locked"
 
 
 async def test_ivr_answer_as_the_dialplan_reads_it_and_the_audit(cases_app: TestClient, redis: aioredis.Redis) -> None:

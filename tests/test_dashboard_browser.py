@@ -100,12 +100,12 @@ async def test_an_operators_shift(live: Live) -> None:
             assert (paused["Interface"], paused["Paused"], paused["Reason"]) == ("Local/1@agents", "true", "Обед")
 
             live.sim.caller_arrives("+74951234567", "Иванова Анна", patience=100_000, handle=600)
-            await expect(page.locator("#waiting")).to_contain_text("+74951234567", timeout=1000)
+            await expect(page.locator("#waiting")).to_contain_text("+7 495 123-45-67", timeout=1000)
             await expect(page.locator('[data-figure="callers_waiting"]')).to_have_text("1")
 
             await page.fill("#callback-phone", "8 916 555-12-34")
             await page.click('#new-callback button[type="submit"]')
-            row = page.locator("#callbacks tr", has_text="+79165551234")
+            row = page.locator("#callbacks tr", has_text="+7 916 555-12-34")
             await expect(row).to_be_visible()
             async with page.expect_response(lambda r: r.url.endswith("/call-now")) as answered:
                 await row.locator("[data-call-now]").click()
@@ -118,7 +118,7 @@ async def test_an_operators_shift(live: Live) -> None:
                 await page.click("#resume")
             assert (await resumed.value).status == 200
             assert actions(live.sim, "QueuePause")[-1]["Paused"] == "false"
-            await expect(page.locator("#pop-callerid")).to_have_text("+74951234567", timeout=10_000)
+            await expect(page.locator("#pop-callerid")).to_have_text("+7 495 123-45-67", timeout=10_000)
             await expect(page.locator("#screen-pop")).to_contain_text("100200300")
             await expect(page.locator("#screen-pop")).to_contain_text("не проверено")
             await expect(page.locator("#screen-pop")).to_contain_text("Заявление рассматривается")
@@ -163,7 +163,7 @@ async def test_a_supervisor_sees_today_by_hour_and_the_printable_report(live: Li
             await expect(card.locator("#hourly tr").first).to_contain_text("08:00")
             await expect(page.locator("#callback-outcomes")).to_contain_text("заказано 0")
             await page.goto(live.url.rstrip("/") + (await page.locator("#report-link").get_attribute("href") or ""))
-            await expect(page.locator("h1")).to_contain_text("отчёт за 2026-11-24")
+            await expect(page.locator("h1")).to_contain_text("отчёт за 24 ноября 2026 г.")
             await expect(page.locator("svg")).to_have_count(4)
         finally:
             await browser.close()

@@ -107,7 +107,7 @@ async def test_the_reports_link_in_a_browser_logs_in_and_comes_back(client: Test
             await page.fill("#password", PASSWORD)
             await page.keyboard.press("Enter")
             await page.wait_for_url(base + REPORT, timeout=10_000)
-            await expect(page.locator("h1")).to_contain_text("2026-11-24")
+            await expect(page.locator("h1")).to_contain_text("24 ноября 2026")
             await expect(page.locator("svg")).to_have_count(4)
 
             # A `next` leading off the site is ignored: the dashboard opens instead.

@@ -94,6 +94,29 @@ async def test_ivr_endpoints_refuse_strangers_and_accept_the_token(settings: Set
         await client.close()
 
 
+async def test_with_a_token_the_pbx_address_alone_is_not_enough(settings: Settings) -> None:
+    """Issue 16, point 12: behind a reverse proxy on the same host every request comes from 127.0.0.1."""
+    configured = settings.replace("ivr", allowed_addresses=["127.0.0.1", "::1"], token="tok-456")
+    client = await start(create_app(configured, redis_url=settings.redis.url))
+    try:
+        assert (await client.get("/api/ivr/hours")).status == 403
+        assert (await client.get("/api/ivr/hours", headers={"X-IVR-Token": "tok-456"})).status == 200
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP", "Via"])
+async def test_without_a_token_a_proxied_request_from_loopback_is_refused(settings: Settings, header: str) -> None:
+    client = await start(create_app(settings.replace("ivr", token=""), redis_url=settings.redis.url))
+    try:
+        assert (await client.get("/api/ivr/hours")).status == 200  # the PBX on this host, directly
+        proxied = await client.get("/api/ivr/hours", headers={header: "for=203.0.113.7"})
+        assert proxied.status == 403
+        assert "proxy" in (await proxied.json())["detail"]
+    finally:
+        await client.close()
+
+
 def test_dialplan_values_drop_what_would_break_the_dialplan() -> None:
     from callcenter.web.ivr import dialplan_value
 

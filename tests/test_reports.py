@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from callcenter.reports.facts import FactRecorder
 from callcenter.video.model import VideoSession
 from callcenter.web.app import create_app
 from callcenter.web.cases import CASES
+from callcenter.web.keys import CLOCK
 from tests.conftest import staff_login
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -148,3 +150,55 @@ async def test_supervisors_get_json_csv_and_a_page_with_svg_charts(reports_app: 
     html = await page.text()
     assert page.status == 200 and html.count("<svg") == 4 and "<script" not in html
     assert "Уровень сервиса по часам" in html and "2026-11-24" in html
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+async def test_the_page_reads_as_a_russian_report(settings: Settings, redis: aioredis.Redis) -> None:
+    """Issue 18: percent on the service-level axis, decimal commas, distinct chart ids, another day reachable,
+    no zeros for hours still to come, and a page (not JSON) for those who may not see it."""
+    app = create_app(settings, redis_url=settings.redis.url)
+    app[CLOCK] = lambda: at(10, 30)  # the report's own day, half past ten
+    reports_app = TestClient(TestServer(app))
+    await reports_app.start_server()
+    try:
+        await _read_the_page(reports_app, redis)
+    finally:
+        await reports_app.close()
+
+
+async def _read_the_page(reports_app: TestClient, redis: aioredis.Redis) -> None:
+    recorder = FactRecorder(redis, QueueTracker("Europe/Moscow", 20, queues=["hotline"]), "hotline",
+                            "Europe/Moscow", 30, lambda: at(10))
+    recorder.on_changes([{"type": "caller_joined", "caller": {"uniqueid": "u1", "kind": "call",
+                                                              "joined_at": at(9, 15)}},
+                         {"type": "call_connected", "uniqueid": "u1", "hold_seconds": 12, "interface": "x"}],
+                        at(9, 15, 12))
+    await recorder.flush()
+    await staff_login(reports_app, "operator")
+    refused = await reports_app.get("/reports/day?date=2026-11-24", headers=BROWSER)
+    assert refused.status == 403 and refused.content_type == "text/html"
+    assert "вы вошли как оператор" in await refused.text()
+    reports_app.session.cookie_jar.clear()
+    await staff_login(reports_app, "supervisor")
+
+    page = await reports_app.get("/reports/day?date=2026-11-24", headers=BROWSER)
+    html = await page.text()
+    ids = re.findall(r'aria-labelledby="([^"]+)"', html)
+    assert len(ids) == 4 and len(set(ids)) == 4
+    service_level_chart = html[html.index('id="chart-service-level"'):].split("</svg>")[0]
+    assert "100 %" in service_level_chart and "0.84" not in service_level_chart
+    visible = re.sub(r"<[^>]+>", " ", html)
+    assert not re.search(r"\d\.\d", visible), re.search(r".{20}\d\.\d.{20}", visible)
+    assert "12,0" in visible  # the wait, with a decimal comma
+    assert "отчёт за 24 ноября 2026 г." in html
+    assert 'href="?date=2026-11-23"' in html and 'href="?date=2026-11-25"' in html
+    assert 'name="date" type="date" value="2026-11-24"' in html
+    eleven = re.search(r"<tr><td>11:00</td>(.*?)</tr>", html)
+    assert eleven is not None and "<td>0</td>" not in eleven.group(1) and "—" in eleven.group(1)
+    ten = re.search(r"<tr><td>10:00</td>(.*?)</tr>", html)
+    assert ten is not None and "<td>0</td>" in ten.group(1)  # a past hour with no calls is a real zero
+
+    bad = await reports_app.get("/reports/day?date=0001-01-01", headers=BROWSER)
+    assert bad.status == 422 and "Нет такого дня" in await bad.text()

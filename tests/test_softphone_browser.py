@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from callcenter.cases.model import Case
@@ -178,13 +177,8 @@ async def live(settings: Settings, redis: aioredis.Redis, tmp_path: Path) -> Asy
     app = build_service(configured.replace("ami", host="127.0.0.1", port=sim.port, secret="s"))
     app[SCHEDULER] = NoJobs()
 
-    # The policy issue 16 puts on the pages: the softphone must work under it (no inline code or style, no
-    # eval), reaching only its own origin and the configured SIP WebSocket.
-    async def content_security_policy(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers["Content-Security-Policy"] = (
-            f"default-src 'self'; connect-src 'self' {configured.softphone.websocket_url}")
-
-    app.on_response_prepare.append(content_security_policy)
+    # The service's own Content-Security-Policy (web/security.py) names the configured SIP WebSocket: the
+    # softphone must work under it (no inline code or style, no eval), reaching only those two origins.
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     await app[ACCOUNTS].add("op1", "Оператор Один", "operator", PASSWORD, "Local/101@agents", "101")

@@ -109,6 +109,9 @@ class Peer:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.inbox: list[dict[str, Any]] = []
         self.chat_received: list[str] = []
+        # Real-time text received, by the source's role (the label of the service's T.140 channel).
+        self.text_received: dict[str, str] = {}
+        self.text_channel: Any = None
         self.watchers: dict[str, FrameWatcher] = {}
         self._inbox_changed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
@@ -136,8 +139,9 @@ class Peer:
                 await self._inbox_changed.wait()
         return await asyncio.wait_for(waiting(), 10)
 
-    async def start_media(self) -> None:
-        """The layout every page offers: camera, microphone, the small picture, the chat channel."""
+    async def start_media(self, real_time_text: bool = False) -> None:
+        """The layout every page offers: camera, microphone, the small picture, the chat channel (and the T.140
+        channel for real-time text, when asked)."""
         prefer_forwarded_codec(self.peer.addTransceiver(StampedVideoTrack(SHADES[self.role]), direction="sendrecv"))
         prefer_forwarded_codec(self.peer.addTransceiver(ToneAudioTrack(PITCHES[self.role]), direction="sendrecv"))
         prefer_forwarded_codec(self.peer.addTransceiver("video", direction="recvonly"))
@@ -145,6 +149,9 @@ class Peer:
         self.chat_open = asyncio.Event()
         self.chat.on("open", self.chat_open.set)
         self.chat.on("message", lambda raw: self.chat_received.append(json.loads(raw)["text"]))
+        if real_time_text:
+            self.text_channel = self.peer.createDataChannel("t140", protocol="t140")
+            self.peer.on("datachannel", self._text_from)
         await self.peer.setLocalDescription(await self.peer.createOffer())
         assert self.ws is not None
         since = len(self.inbox)
@@ -154,6 +161,23 @@ class Peer:
         main, audio, side = (t.receiver.track for t in self.peer.getTransceivers())
         self.watchers = {"main": FrameWatcher(main), "audio": FrameWatcher(audio), "side": FrameWatcher(side)}
         await asyncio.wait_for(self.chat_open.wait(), 10)
+
+    def _text_from(self, channel: Any) -> None:
+        if channel.protocol != "t140":
+            return
+
+        def typed(t140: str) -> None:
+            self.text_received[channel.label] = apply_t140(self.text_received.get(channel.label, ""), t140)
+            self._inbox_changed.set()
+        channel.on("message", typed)
+
+    async def sees_typed(self, role: str, text: str) -> None:
+        """`role`'s line in progress reads `text` (real-time text, before any Enter)."""
+        async def waiting() -> None:
+            while self.text_received.get(role) != text:
+                self._inbox_changed.clear()
+                await self._inbox_changed.wait()
+        await asyncio.wait_for(waiting(), 10)
 
     async def sees(self, slot: str, role: str, frames: int = 5) -> None:
         """Decoded pictures in `slot` come from `role`: `frames` of them after this call."""
@@ -182,6 +206,13 @@ class Peer:
             await self.ws.close()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
+
+
+def apply_t140(line: str, t140: str) -> str:
+    """A receiver's view of a line after T.140 text: BACKSPACE erases, LINE SEPARATOR starts a new line."""
+    for char in t140:
+        line = line[:-1] if char == "\b" else "" if char == "\u2028" else line + char
+    return line
 
 
 async def staff(client: TestClient | TestServer, role: str,

@@ -3,11 +3,14 @@ only as their SHA-256, so a copy of the database does not log anyone in."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
 import re
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
@@ -25,6 +28,43 @@ _DUMMY_HASH = _hasher.hash("no such user")
 
 class AccountError(ValueError):
     pass
+
+
+class HasherBusy(RuntimeError):
+    """More logins are waiting for a password check than the service takes on at once."""
+
+
+class PasswordChecker:
+    """Argon2 verification off the event loop, in a small pool of its own.
+
+    Argon2id costs about 50 ms of CPU by design; run on the loop, six clients guessing passwords held up AMI
+    events, IVR answers and every dashboard. The C library releases the GIL, so the threads really run beside the
+    loop. At most `max_waiting` checks queue up; beyond that a login is refused at once (503), so a flood of
+    guesses costs the service a bounded amount of work instead of a growing queue."""
+
+    def __init__(self, workers: int = max(1, min(2, os.cpu_count() or 1)), max_waiting: int = 32) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self.max_waiting = max_waiting
+        self.waiting = 0
+
+    @staticmethod
+    def _verify(password_hash: str, password: str) -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        if self.waiting >= self.max_waiting:
+            raise HasherBusy("too many logins at once")
+        self.waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, self._verify, password_hash, password)
+        finally:
+            self.waiting -= 1
+
+
+PASSWORD_CHECKER = PasswordChecker()
 
 
 @dataclass
@@ -73,9 +113,11 @@ def _check_password(password: str) -> None:
 
 
 class AccountStore:
-    def __init__(self, redis: aioredis.Redis, session_hours: float = 12.0) -> None:
+    def __init__(self, redis: aioredis.Redis, session_hours: float = 12.0,
+                 checker: PasswordChecker = PASSWORD_CHECKER) -> None:
         self.redis = redis
         self.session_seconds = int(session_hours * 3600)
+        self.checker = checker
 
     async def add(self, username: str, name: str, role: str, password: str, interface: str = "",
                   extension: str = "", *, password_hash: str = "", state_interface: str = "") -> User:
@@ -129,9 +171,7 @@ class AccountStore:
 
     async def authenticate(self, username: str, password: str) -> User | None:
         user = await self.get(username) if USERNAME.fullmatch(username or "") else None
-        try:
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
+        if not await self.checker.verify(user.password_hash if user else _DUMMY_HASH, password):
             return None
         if user is None or user.disabled:
             return None

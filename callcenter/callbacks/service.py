@@ -105,7 +105,8 @@ class CallbackService:
                             cancel_token_hash=token_hash(token) if token else "")
         created: Created = await self.store.create(
             callback, actor=actor, client_address=client_address if channel == Channel.WEB else None,
-            number_limit=cb.per_number_daily_limit, address_limit=cb.per_address_daily_limit, now=now)
+            number_limit=cb.per_number_daily_limit, address_limit=cb.per_address_daily_limit, now=now,
+            count_existing=channel == Channel.WEB)
         if created.outcome == "limited":
             what = "this number" if created.limited_by == "number" else "requests from your address"
             raise RequestError(429, "too_many_requests", f"too many callback requests today for {what}; "

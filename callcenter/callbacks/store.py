@@ -27,7 +27,16 @@ from callcenter.callbacks.model import ACTIVE, Callback
 
 CREATE = """
 local existing = redis.call('GET', KEYS[1])
-if existing then return {'existing', existing} end
+if existing then
+  -- Asking about a number that has a callback tells the asker that it has one: on the web, without the
+  -- callback's token, that counts against the address like a request, so nobody can sweep numbers.
+  if ARGV[9] == '1' and KEYS[6] ~= KEYS[5] then
+    local probes = redis.call('INCR', KEYS[6])
+    redis.call('EXPIRE', KEYS[6], 172800)
+    if probes > tonumber(ARGV[6]) then return {'limited', 'address'} end
+  end
+  return {'existing', existing}
+end
 local phone_count = redis.call('INCR', KEYS[5])
 redis.call('EXPIRE', KEYS[5], 172800)
 if phone_count > tonumber(ARGV[5]) then return {'limited', 'number'} end
@@ -103,7 +112,10 @@ class CallbackStore:
         return self.prefix + ":".join(parts)
 
     async def create(self, callback: Callback, *, actor: str, client_address: str | None,
-                     number_limit: int, address_limit: int, now: float | None = None) -> Created:
+                     number_limit: int, address_limit: int, now: float | None = None,
+                     count_existing: bool = False) -> Created:
+        """The new callback, or the number's active one (counted against `client_address` when
+        `count_existing`), or the limit that refused it."""
         now = timebase.now() if now is None else now
         day = day_key(now)
         phone_limit_key = self._key("limit", "phone", callback.phone, day)
@@ -114,7 +126,7 @@ class CallbackStore:
                   self._key("order"), phone_limit_key, address_limit_key, self._key("status", callback.status),
                   self._key("created")],
             args=[callback.id, callback.to_json(), entry, callback.order_key, number_limit, address_limit,
-                  status_score(callback), callback.created_at],
+                  status_score(callback), callback.created_at, "1" if count_existing else "0"],
         )
         if outcome == "existing":
             existing = await self.get(value)

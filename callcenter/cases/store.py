@@ -30,11 +30,11 @@ _DUMMY = Case("0", "", "", "1900-01-01", [], "", "1900-01-01", pin_salt="0" * 16
 RECORD_FAILURE = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local lock_seconds = tonumber(ARGV[4])
+local lock_seconds = tonumber(ARGV[3])
 local locked = 0
 for i = 1, #KEYS, 2 do
-  redis.call('ZADD', KEYS[i], now, ARGV[5] .. ':' .. i)
+  local limit = tonumber(ARGV[4 + (i + 1) / 2])
+  redis.call('ZADD', KEYS[i], now, ARGV[4] .. ':' .. i)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   redis.call('EXPIRE', KEYS[i], math.ceil(window))
   if redis.call('ZCARD', KEYS[i]) >= limit then
@@ -44,6 +44,14 @@ for i = 1, #KEYS, 2 do
   end
 end
 return locked
+"""
+# Callers' failures in the window: whether this caller has guessed wrong lately (on any case).
+FAILURES_SINCE = """
+local total = 0
+for i = 1, #KEYS do
+  total = total + redis.call('ZCOUNT', KEYS[i], ARGV[1], '+inf')
+end
+return total
 """
 
 
@@ -77,6 +85,7 @@ class CaseStore:
         self.redis = redis
         self.settings = settings
         self._record_failure = redis.register_script(RECORD_FAILURE)
+        self._failures_since = redis.register_script(FAILURES_SINCE)
 
     # -- registry ------------------------------------------------------------------------------------------
 
@@ -119,14 +128,36 @@ class CaseStore:
         hashed = [("case", number), *((kind, hashlib.sha256(key.encode()).hexdigest()[:24]) for kind, key in caller)]
         return [(f"case:fail:{kind}:{key}", f"case:lock:{kind}:{key}") for kind, key in hashed]
 
+    def _limit(self, kind: str) -> int:
+        # A telephone line that carries every withheld-number caller is shared: it gets a larger allowance.
+        return self.settings.anonymous_line_max_failures if kind == "line" else self.settings.max_failures
+
     async def verify(self, number: str, factor: str, caller: list[tuple[str, str]],
                      now: float | None = None) -> Verdict:
-        """Case number + date of birth or PIN. `caller`: [("phone", callerid), ("addr", ip)] as known.
-        Failures are counted for the case and for each caller key; any locked key refuses at once."""
+        """Case number + date of birth or PIN. `caller`: [("phone", callerid)], [("line", trunk)] or
+        [("addr", ip)], as known. Failures are counted for the case and for each caller key.
+
+        A locked caller is refused at once. A locked case still lets a caller through who has not guessed wrong
+        within the window (the resident at home, after someone else tried their case), up to `max_failures`
+        such tries per lock; a wrong answer there counts against that caller too and is told as "locked", so
+        fresh addresses buy a guesser one try each, and only a few."""
         now = timebase.now() if now is None else now
         keys = self._keys(number, caller)
-        if any(until and float(until) > now for until in await self.redis.mget([lock for _, lock in keys])):
+        case_lock, caller_keys = keys[0][1], keys[1:]
+        locks = await self.redis.mget([lock for _, lock in keys])
+        if any(until and float(until) > now for until in locks[1:]):
             return Verdict("locked")
+        case_until = locks[0]
+        case_locked = case_until is not None and float(case_until) > now
+        if case_locked:
+            window = self.settings.failure_window_minutes * 60
+            failed_before = int(await self._failures_since(keys=[fail for fail, _ in caller_keys],
+                                                           args=[now - window])) if caller_keys else 1
+            tries_key = case_lock + ":tries"
+            tries = int(await self.redis.incr(tries_key))
+            await self.redis.expire(tries_key, int(self.settings.lock_minutes * 60) + 60)
+            if failed_before or tries > self.settings.max_failures:
+                return Verdict("locked")
         case = await self.get(number)
         kind, value = normalise_factor(factor)
         subject = case or _DUMMY
@@ -139,8 +170,9 @@ class CaseStore:
         window = self.settings.failure_window_minutes * 60
         locked = await self._record_failure(
             keys=[k for pair in keys for k in pair],
-            args=[now, window, self.settings.max_failures, int(self.settings.lock_minutes * 60), f"{now:.6f}"])
-        return Verdict("locked" if locked else "not_verified")
+            args=[now, window, int(self.settings.lock_minutes * 60), f"{now:.6f}",
+                  *(self._limit(fail.split(":")[2]) for fail, _ in keys)])
+        return Verdict("locked" if locked or case_locked else "not_verified")
 
     # -- audit ---------------------------------------------------------------------------------------------
 

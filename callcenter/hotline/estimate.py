@@ -13,6 +13,13 @@ With theta = 0 this is k*AHT/s, the plain (n+1)*AHT/s for n callers ahead. Opera
 take the first callers at once, so k is counted beyond them. theta is estimated the standard way for
 exponential patience: abandons divided by the total time all callers spent waiting.
 
+The service tells the median of `simulated_waits`, which plays the queue forward from what the tracker knows:
+how long each call in progress has lasted, each caller ahead's patience given how long they have waited (a
+learnt curve, hotline/hazard.py), and the operators off the phone (`Breaks`): those paused come back after a
+learnt pause length given their time away, and operators pause after a learnt share of calls. On a real
+centre's log (benchmarks/wait_estimate_real.py) the pauses were what an estimate counting only the operators
+on the phone missed most.
+
 Asterisk's own estimate (app_queue, `announce-holdtime`) is one number for everyone: an exponential moving
 average of answered callers' holds, new = (3*old + hold)/4. `AppQueueEstimate` reproduces it so the benchmark
 can compare both on the same day.
@@ -27,8 +34,11 @@ import heapq
 import math
 import random
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+
+from callcenter.hotline.hazard import DurationSampler
 
 DEFAULT_HANDLE_SECONDS = 240.0
 # Time for a free operator's phone to be rung and answered when a caller is handed over.
@@ -167,11 +177,17 @@ class EstimateMemo:
 _NORMAL = NormalDist()
 
 
-def _residual(rng: random.Random, fit: LogNormalFit, elapsed: float) -> float:
-    """A remaining call time, given the call has lasted `elapsed` seconds already."""
+def _floor(fit: LogNormalFit, elapsed: float) -> float:
+    """Where a call that has lasted `elapsed` seconds is on the fitted distribution (0: just begun)."""
+    return _NORMAL.cdf((math.log(elapsed) - fit.mu) / fit.sigma) if elapsed > 0 else 0.0
+
+
+def _residual(rng: random.Random, fit: LogNormalFit, elapsed: float, floor: float | None = None) -> float:
+    """A remaining call time, given the call has lasted `elapsed` seconds already (`floor`: its `_floor`,
+    computed once per call rather than once per draw)."""
     if elapsed <= 0:
         return rng.lognormvariate(fit.mu, fit.sigma)
-    floor = _NORMAL.cdf((math.log(elapsed) - fit.mu) / fit.sigma)
+    floor = _floor(fit, elapsed) if floor is None else floor
     if floor >= 0.999999:
         return rng.expovariate(1 / max(1.0, elapsed * 0.1))  # far in the tail: ends "soon", roughly
     quantile = floor + (1 - floor) * rng.random()
@@ -185,19 +201,48 @@ MAX_DRAWS = 20_000
 MAX_SIMULATED_POSITIONS = 300
 
 
+@dataclass(frozen=True)
+class Breaks:
+    """Operators off the phone: how long each paused one has been away, how long pauses last, and the share
+    of calls an operator follows with a pause (after-call work). A real floor's operators step away after
+    many calls and come back: a forward play that counted only those on the phone, each taking the next
+    caller the moment a call ends, told the first callers much too little."""
+
+    paused: Sequence[float] = ()
+    durations: DurationSampler | None = None
+    after_call_share: float = 0.0
+    mean_seconds: float = 0.0
+
+    def back_in(self, rng: random.Random, elapsed: float) -> float:
+        return self.durations.remaining(rng, elapsed) if self.durations is not None else math.inf
+
+    def after_call(self, rng: random.Random) -> float:
+        if self.durations is None or self.after_call_share <= 0 or rng.random() >= self.after_call_share:
+            return 0.0
+        return self.durations.remaining(rng, 0.0)
+
+
 def simulated_waits(busy_elapsed: list[float], free_operators: int, waiting: int, fit: LogNormalFit,
-                    theta: float, ring_seconds: float, samples: int = 200, seed: int = 0) -> list[float]:
+                    theta: float, ring_seconds: float, samples: int = 200, seed: int = 0,
+                    patience: DurationSampler | None = None, waited: Sequence[float] = (),
+                    breaks: Breaks | None = None) -> list[float]:
     """Median remaining wait for positions 1..waiting.
 
     Each sample plays the queue forward: busy operators finish after a remaining time drawn given how long
     their call has lasted (log-normal, conditioned), free ones at once; callers in order take the first
-    operator free, each caller ahead may give up first (exponential patience, rate theta) and then takes no
-    operator. The median over samples is the estimate (it minimises the absolute error).
+    operator free, each caller ahead may give up first and then takes no operator. Their patience is
+    exponential (rate theta), or, with `patience`, drawn from the learnt curve given how long each has
+    already waited (`waited[i]` for position i+1; those beyond it have just come): a real centre's patience
+    is far from exponential, a caller who has held on for minutes is unlikely to go now. With `breaks`,
+    paused operators come back after a remaining pause given how long they have been away, and an operator
+    ending a call may pause before the next. The median over samples is the estimate (it minimises the
+    absolute error).
     """
+    breaks = breaks or Breaks()
     if waiting <= 0:
         return []
     operators = len(busy_elapsed) + free_operators
-    if operators == 0:
+    if operators == 0 and not breaks.paused:
         return [math.inf] * waiting
     if free_operators >= waiting:
         return [ring_seconds] * waiting  # every caller has a free operator: only the ringing is left
@@ -209,19 +254,29 @@ def simulated_waits(busy_elapsed: list[float], free_operators: int, waiting: int
     played = min(waiting, MAX_SIMULATED_POSITIONS)
     rng = random.Random(seed)
     draws: list[list[float]] = [[] for _ in range(played)]
+    floors = [_floor(fit, e) for e in busy_elapsed]
     for _ in range(samples):
-        free_at = [_residual(rng, fit, e) for e in busy_elapsed] + [0.0] * free_operators
+        free_at = [_residual(rng, fit, e, f) + breaks.after_call(rng) for e, f in zip(busy_elapsed, floors,
+                                                                                         strict=True)] + \
+            [0.0] * free_operators + [breaks.back_in(rng, e) for e in breaks.paused]
         heapq.heapify(free_at)
         for position in range(played):
             start = free_at[0]
             draws[position].append(start + ring_seconds)
-            gives_up_at = rng.expovariate(theta) if theta > 0 else math.inf
+            if position == played - 1:
+                break  # nobody behind: whether this caller stays and how long they talk changes nothing
+            if patience is not None:
+                gives_up_at = patience.remaining(rng, waited[position] if position < len(waited) else 0.0)
+            else:
+                gives_up_at = rng.expovariate(theta) if theta > 0 else math.inf
             if gives_up_at >= start:
-                heapq.heapreplace(free_at, start + ring_seconds + rng.lognormvariate(fit.mu, fit.sigma))
+                heapq.heapreplace(free_at, start + ring_seconds + rng.lognormvariate(fit.mu, fit.sigma) +
+                                  breaks.after_call(rng))
     waits = [statistics.median(values) for values in draws]
     # Further back: each caller ahead leaves at the floor's completion rate plus the abandonment rate, as in
     # `queue_length_wait` (whose terms from position `played` on are these).
-    service_rate = operators / max(1.0, math.exp(fit.mu + fit.sigma ** 2 / 2))
+    cycle = math.exp(fit.mu + fit.sigma ** 2 / 2) + breaks.after_call_share * breaks.mean_seconds
+    service_rate = (operators + len(breaks.paused)) / max(1.0, cycle)
     for ahead in range(played, waiting):
         waits.append(waits[-1] + 1.0 / (service_rate + ahead * theta))
     return waits

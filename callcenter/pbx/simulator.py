@@ -81,6 +81,8 @@ class SimCaller:
     originate: Message | None = None
     # Whether a listening AMI session saw the caller join (or, later, learn their fate).
     seen: bool = False
+    # app_queue's QUEUE_PRIO: a caller joins behind those of the same or a higher priority, ahead of the rest.
+    priority: int = 0
 
 
 @dataclass
@@ -356,22 +358,26 @@ class PbxSimulator:
             self._dispatch()
 
     def caller_arrives(self, number: str | None = None, name: str | None = None,
-                       patience: float | None = None, handle: float | None = None) -> SimCaller:
-        """A caller dials in and joins the queue (the traffic generator and tests call this)."""
+                       patience: float | None = None, handle: float | None = None, priority: int = 0) -> SimCaller:
+        """A caller dials in and joins the queue (the traffic generator, trace replays and tests call this)."""
         if number is None or name is None:
             number, name = caller_identity(self.rng)
         linkedid = self._uniqueid()
         uniqueid = self._uniqueid()
         channel = self._local_pair("s", "hotline-queue") + ";2"
-        caller = SimCaller(uniqueid, linkedid, channel, number, name, self.now(), len(self.waiting) + 1,
-                           handle if handle is not None else self.config.traffic.handle_time(self.rng))
+        index = len(self.waiting)
+        if priority:
+            index = next((i for i, c in enumerate(self.waiting) if c.priority < priority), index)
+        caller = SimCaller(uniqueid, linkedid, channel, number, name, self.now(), index + 1,
+                           handle if handle is not None else self.config.traffic.handle_time(self.rng),
+                           priority=priority)
         self.offered += 1
         self.emit("Newchannel", "call,all", self._channel_block(caller, context="hotline-queue",
                                                                  state=("0", "Down"), priority="1"))
-        self.waiting.append(caller)
-        self.queue_log(caller, "NONE", "ENTERQUEUE", "", number, len(self.waiting))
+        self.waiting.insert(index, caller)
+        self.queue_log(caller, "NONE", "ENTERQUEUE", "", number, index + 1)
         caller.seen = self.emit("QueueCallerJoin", "agent,all", [
-            *self._channel_block(caller), ("Queue", self.config.queue), ("Position", str(len(self.waiting))),
+            *self._channel_block(caller), ("Queue", self.config.queue), ("Position", str(index + 1)),
             ("Count", str(len(self.waiting)))])
         wait_limit = patience if patience is not None else self.config.traffic.patience(self.rng)
         wants_callback = self.config.callback_url and self.rng.random() < self.config.callback_share
@@ -739,7 +745,7 @@ class PbxSimulator:
                     ("Queue", q), ("Position", str(position)), ("Channel", caller.channel),
                     ("Uniqueid", caller.uniqueid), ("CallerIDNum", caller.number), ("CallerIDName", caller.name),
                     ("ConnectedLineNum", caller.number), ("ConnectedLineName", caller.name),
-                    ("Wait", str(int(self.now() - caller.joined_at))), ("Priority", "0")]))
+                    ("Wait", str(int(self.now() - caller.joined_at))), ("Priority", str(caller.priority))]))
         self._list(session, action, "Queue status will follow", items, "QueueStatusComplete")
 
     def _action_queuesummary(self, session: Session, action: Message) -> None:
@@ -784,7 +790,17 @@ class PbxSimulator:
             self._respond(session, action, "Error", [("Message", "Unable to remove interface: Not there")])
             return
         self._respond(session, action, "Success", [("Message", "Removed interface from queue")])
-        del self.members[member.interface]
+        self.remove_member(member.interface)
+
+    def add_member(self, interface: str, name: str) -> None:
+        """A member logs in (QueueAdd, unpaused): a trace replay's agent starting a shift."""
+        self._add_member(interface, name, paused=False)
+
+    def remove_member(self, interface: str) -> None:
+        """A member logs out (QueueRemove): a trace replay's agent ending a shift."""
+        member = self.members.pop(interface, None)
+        if member is None:
+            return
         self.emit("QueueMemberRemoved", "agent,all", self._member_block(member))
         # As Asterisk 22 does (recorded): a phone that rings goes on ringing after the removal, and its ring ends as
         # it would have: AgentRingNoAnswer at the ring timeout, or QueueCallerLeave + AgentConnect if it answers,
@@ -798,8 +814,15 @@ class PbxSimulator:
         paused = (action.get("Paused") or "").lower() in ("true", "1", "yes")
         self._respond(session, action, "Success",
                       [("Message", "Interface paused successfully" if paused else "Interface unpaused successfully")])
+        self.pause_member(member.interface, paused, action.get("Reason") or "")
+
+    def pause_member(self, interface: str, paused: bool, reason: str = "") -> None:
+        """QueuePause: a trace replay's agent away from the phone mid-shift, or back."""
+        member = self.members.get(interface)
+        if member is None:
+            return
         member.paused = paused
-        member.paused_reason = (action.get("Reason") or "") if paused else ""
+        member.paused_reason = reason if paused else ""
         member.last_pause = self.now() if paused else member.last_pause
         self.emit("QueueMemberPause", "agent,all", self._member_block(member))
         if not paused:

@@ -42,6 +42,7 @@ from callcenter.hotline.estimate import (
     LogNormalFit,
     RunningMean,
 )
+from callcenter.hotline.hazard import HazardCurve
 from callcenter.pbx.protocol import Message
 
 # Events the tracker acts on; everything else can be skipped unparsed.
@@ -57,6 +58,8 @@ MEMBER_STATUS = {
     0: "unknown", 1: "not_in_use", 2: "in_use", 3: "busy", 4: "invalid", 5: "unavailable", 6: "ringing",
     7: "ring_in_use", 8: "on_hold",
 }
+# A pause this soon after the member's call ended is after-call work.
+AFTER_CALL = 2.0
 # Bound on callers remembered as "left, maybe being connected": a leave with no AgentConnect (a race, a
 # transfer) must not grow memory for the whole day.
 MAX_PENDING_CONNECTS = 1000
@@ -105,6 +108,8 @@ class Member:
     penalty: int = 0
     # The device app_queue watches for the member (QueueAdd's StateInterface; the interface itself if none).
     state_interface: str = ""
+    # When this tracker saw the member pause (None: not paused, or paused before it watched).
+    paused_at: float | None = None
 
     @property
     def state(self) -> str:
@@ -175,6 +180,16 @@ class QueueStats:
     handle_fit: LogNormalFit = field(default_factory=LogNormalFit)
     ring: RunningMean = field(default_factory=lambda: RunningMean(RING_SECONDS, weight=0.1))
     abandon: AbandonRate = field(default_factory=AbandonRate)
+    # Callers' patience (served callers' waits censored) and operators' pauses, with no shape assumed.
+    patience: HazardCurve = field(default_factory=HazardCurve)
+    pauses: HazardCurve = field(default_factory=HazardCurve)
+    # Calls ended by members, and of them those followed at once by a pause (after-call work).
+    completions: int = 0
+    pauses_after_call: int = 0
+
+    @property
+    def after_call_share(self) -> float:
+        return self.pauses_after_call / (self.completions + 5)  # a few calls before it says much
     app_queue: AppQueueEstimate = field(default_factory=AppQueueEstimate)
     # A deque trimmed from the left: rebuilding a list at every join was quadratic at ten joins a second.
     recent_joins: deque[float] = field(default_factory=deque)
@@ -360,6 +375,7 @@ class QueueTracker:
         q.abandoned_since_baseline += 1
         q.counters.wait_seconds_abandoned += hold
         q.stats.abandon.add_wait(hold, abandoned=True)
+        q.stats.patience.add(hold, ended=True)
         q.pending_abandon[uniqueid] = hold
         return [self._counters(q)]
 
@@ -450,6 +466,7 @@ class QueueTracker:
             if hold <= self.threshold:
                 q.counters.answered_within_threshold += 1
             q.stats.abandon.add_wait(hold, abandoned=False)
+            q.stats.patience.add(hold, ended=False)
             q.stats.app_queue.answered(hold)
             if "RingTime" in m:
                 q.stats.ring.add(_int(m.get("RingTime")))
@@ -470,6 +487,7 @@ class QueueTracker:
         changes: list[Change] = []
         if call is not None:
             q.counters.completed += 1
+            q.stats.completions += member is not None
             talk = _int(m.get("TalkTime"), int(now - call.answered_at))
             q.counters.talk_seconds += talk
             q.stats.handle.add(talk)
@@ -511,7 +529,15 @@ class QueueTracker:
         member = self._known(q, m)
         if member is None:
             return []
-        member.paused = m.get("Paused") == "1"
+        paused = m.get("Paused") == "1"
+        if paused and not member.paused:
+            member.paused_at = now
+            ended = member.last_call_end
+            q.stats.pauses_after_call += not member.in_call and ended is not None and now - ended <= AFTER_CALL
+        elif not paused and member.paused_at is not None:
+            q.stats.pauses.add(now - member.paused_at, ended=True)  # how long operators stay away
+            member.paused_at = None
+        member.paused = paused
         member.paused_reason = m.get("PausedReason") or m.get("Reason") or "" if member.paused else ""
         return [self._member_change(q, member)]
 
@@ -646,6 +672,7 @@ class QueueTracker:
             q.stats.handle_fit.add(talk)
         for wait, abandoned in record.waits:
             q.stats.abandon.add_wait(wait, abandoned=abandoned)
+            q.stats.patience.add(wait, ended=abandoned)
             if not abandoned:
                 q.stats.app_queue.answered(wait)
         for joined_at in record.joins:

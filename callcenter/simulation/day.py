@@ -36,6 +36,8 @@ from callcenter.config import Settings
 from callcenter.reports.source import day_report
 from callcenter.simulation.deployment import Deployment, LinkCutter, Usage, base_env, start_store, wait_ready
 from callcenter.simulation.plan import DayPlan, Request, plan_day
+from callcenter.simulation.trace import Call, day_calls, read_trace, shifts
+from callcenter.simulation.trace_replay import day_origin
 from callcenter.storage import connect
 from callcenter.supervisor import free_port, wait_for_port
 
@@ -61,7 +63,10 @@ class DayOptions:
     video_sessions: int | None = None
     workdir: Path | None = None
     drain_minutes: float = 45.0
-    until: str = "20:00"  # an earlier time simulates only the first part of the day
+    until: str | None = None  # HH:MM: only the day's first part (default 20:00, or a logged day's end)
+    # A real centre's logged day (simulation/trace.py) played instead of drawn calls: its callers, agents'
+    # shifts and after-call pauses, on the same wall-clock times; `day` is then the log's date.
+    trace: Path | None = None
     profile: bool = False
     memory: bool = False
 
@@ -102,13 +107,25 @@ class Day:
         self.settings = settings
         self.options = options
         self.zone = ZoneInfo(settings.hotline.timezone)
-        total = int(options.requests * options.scale)
-        plan = plan_day(options.day, settings.hotline.timezone, total, options.seed, options.video_sessions)
-        hour, minute = (int(part) for part in options.until.split(":"))
-        end = datetime(options.day.year, options.day.month, options.day.day, hour, minute, tzinfo=self.zone)
+        self.logged = day_calls(read_trace(options.trace), options.day) if options.trace else []
+        if options.trace and not self.logged:
+            raise ValueError(f"{options.trace} has no calls on {options.day.isoformat()}")
+        total = 0 if options.trace else int(options.requests * options.scale)
+        plan = plan_day(options.day, settings.hotline.timezone, total, options.seed,
+                        0 if options.trace else options.video_sessions)
+        if self.logged:
+            # The log's day: from its first agent or caller to its last caller (past midnight, as the log runs).
+            origin = day_origin(options.day, settings.hotline.timezone)
+            plan = dataclasses.replace(plan, opens_at=origin + min(
+                min(c.arrival for c in self.logged), min(s.start for s in shifts(self.logged))) - 60,
+                closes_at=origin + max(c.arrival for c in self.logged) + 1)
+        end = plan.closes_at
+        if options.until:
+            hour, minute = (int(part) for part in options.until.split(":"))
+            end = datetime(options.day.year, options.day.month, options.day.day, hour, minute,
+                           tzinfo=self.zone).timestamp()
         self.plan: DayPlan = dataclasses.replace(
-            plan, closes_at=min(plan.closes_at, end.timestamp()),
-            requests=[r for r in plan.requests if r.at < end.timestamp()])
+            plan, closes_at=min(plan.closes_at, end), requests=[r for r in plan.requests if r.at < end])
         self.tally = Tally()
         self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="simulate-day-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -153,14 +170,22 @@ class Day:
             "CALLCENTER_SIMULATOR_QUEUE_LOG": str(self.workdir / "queue_log"),
             "CALLCENTER_REPORTS_QUEUE_LOG": str(self.workdir / "queue_log"),
             "CALLCENTER_VIDEO_RECORDINGS": "", "CALLCENTER_VIDEO_HOST_ADDRESSES": "127.0.0.1",
+            # Every simulated resident comes from this machine's one address.
+            "CALLCENTER_VIDEO_LIVE_SESSIONS_PER_ADDRESS": "100000",
+            "CALLCENTER_VIDEO_SESSIONS_PER_ADDRESS_HOUR": "100000",
             "CALLCENTER_LOGGING_LEVEL": "WARNING",
             "CALLCENTER_SIMULATOR_TRAFFIC_UNTIL": str(self.plan.closes_at),
             # `--until` plays a short working day: the hotline closes then, and the closing sweep carries the
             # callbacks still waiting over, so the end-of-day invariants hold for part of a day too.
-            "CALLCENTER_HOURS_CHANGED": f"{self.options.day.isoformat()} 08:00-{self.options.until}",
+            "CALLCENTER_HOURS_CHANGED": f"{self.options.day.isoformat()} {self._hours()}",
             # Residents reach the service through a reverse proxy (this process), which names each one's address.
             "CALLCENTER_HTTP_TRUSTED_PROXIES": "127.0.0.1",
         })
+        if self.options.trace:
+            # The log's callers hang up when tired (no callback key), and its agents answer every ring.
+            env.update({"CALLCENTER_SIMULATOR_TRACE": str(self.options.trace.resolve()),
+                        "CALLCENTER_SIMULATOR_TRACE_DATE": self.options.day.isoformat(),
+                        "CALLCENTER_SIMULATOR_CALLBACK_SHARE": "0"})
         if self.options.profile:
             env["CALLCENTER_PROFILE"] = str(self.workdir)
         if self.options.memory:
@@ -177,6 +202,11 @@ class Day:
         await asyncio.to_thread(wait_ready, f"{self.base}/readyz", 60.0, deployment)
         if self.now() >= self.plan.opens_at:
             raise RuntimeError(f"the deployment took over {STARTUP_SECONDS:.0f} s to start: the day began unseen")
+
+    def _hours(self) -> str:
+        if self.options.until:
+            return f"{'00:00' if self.options.trace else '08:00'}-{self.options.until}"
+        return "00:00-23:59" if self.options.trace else "08:00-20:00"
 
     async def _prepare_data(self) -> None:
         client = connect(self.redis_url)
@@ -234,7 +264,9 @@ class Day:
                 await self.cutter.close()
             if self.deployment is not None:
                 self.deployment.stop_all()
-        print(summary(report, self.plan, self.tally, failures, self.workdir))
+        origin = day_origin(self.options.day, self.settings.hotline.timezone)
+        played = [c for c in self.logged if origin + c.arrival < self.plan.closes_at]
+        print(summary(report, self.plan, self.tally, failures, self.workdir, played))
         return 1 if failures else 0
 
     async def _watch_usage(self, every: float = USAGE_SAMPLE_SECONDS) -> None:
@@ -419,11 +451,14 @@ def resident_address(request: Request) -> dict[str, str]:
     return {"X-Forwarded-For": f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"}
 
 
-def summary(report: dict[str, Any], plan: DayPlan, tally: Tally, failures: list[str], workdir: Path) -> str:
+def summary(report: dict[str, Any], plan: DayPlan, tally: Tally, failures: list[str], workdir: Path,
+            logged: list[Call] | None = None) -> str:
     calls = report["calls"]
     cb = report["callbacks"]
     sl = calls["service_level"]
     lines = [
+        f"Logged day {report['date']} played: {len(logged)} callers of the log (to the end of the day played)"
+        if logged else
         f"Simulated day {report['date']}: {plan.voice_calls} voice calls planned, "
         f"{plan.count('web_callback')} web callbacks, {plan.count('ivr_lookup')} IVR and "
         f"{plan.count('web_lookup')} web look-ups, {plan.count('video')} video sessions",
@@ -431,6 +466,9 @@ def summary(report: dict[str, Any], plan: DayPlan, tally: Tally, failures: list[
         f"left for a callback {calls['exited']}; service level {'—' if sl is None else f'{sl:.1%}'}, "
         f"ASA {calls['average_speed_of_answer']} s, longest wait {calls['longest_wait']} s",
         f"  the simulator counted that day: {report['simulator_day']}",
+        *([f"  the log for the same hours: {len(logged)} queue calls, "
+           f"{sum(c.outcome == 'served' for c in logged)} served, {sum(c.outcome == 'abandoned' for c in logged)} "
+           f"abandoned, {sum(c.outcome == 'phantom' for c in logged)} vanished"] if logged else []),
         f"  callbacks: requested {cb['requested']} {cb['requested_by_channel']}, done first "
         f"{cb['completed_first_attempt']} / later {cb['completed_later_attempt']}, failed {cb['failed_by_reason']}, "
         f"carried over {cb['carried_over']}, pending {cb['pending']}",

@@ -4,6 +4,10 @@ Every participant's page offers the same layout: its camera and microphone (sent
 the voice received on the same m-lines), then a receive-only video for the small picture, then the chat data
 channel. The service answers, pins VP8/Opus so that media can be forwarded encoded, and switches each slot to
 the publisher the routing names; a participant who reconnects replaces their old connection.
+
+Real-time text (callcenter.video.rtt): a page may open a T.140 channel (subprotocol "t140") for what it types;
+the service opens one T.140 channel to each participant per other role, labelled with that role, for what
+the others type.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from aiortc import (
 from aiortc.contrib.media import MediaRelay
 from aiortc.sdp import candidate_from_sdp
 
-from callcenter.video import forwarding
+from callcenter.video import forwarding, rtt
 from callcenter.video.forwarding import ForwardedTrack, Publisher, ReencodedTrack, SlotTrack
-from callcenter.video.model import VideoProblem, VideoSession, routes
+from callcenter.video.model import ROLES, VideoProblem, VideoSession, routes
 from callcenter.video.recording import SessionRecording
 
 log = logging.getLogger(__name__)
@@ -76,20 +80,25 @@ class Participant:
     publishers: dict[str, Publisher] = field(default_factory=dict)
     slots: dict[str, Slot] = field(default_factory=dict)
     chat: RTCDataChannel | None = None
+    # Real-time text to this participant, one channel per other role (the label names it).
+    text_out: dict[str, RTCDataChannel] = field(default_factory=dict)
 
     def frames_sent(self) -> dict[str, int]:
         return {name: slot.track.frames_sent if slot.track else 0 for name, slot in self.slots.items()}
 
 
 ChatHandler = Callable[[str, str, str], None]
+# (session, role, T.140 text typed by that role)
+TextHandler = Callable[[str, str, str], None]
 StateHandler = Callable[[str, str, "Participant", str], None]
 
 
 class MediaHub:
     def __init__(self, ice_servers: list[dict[str, Any]] | None = None, recordings: Path | None = None,
                  on_chat: ChatHandler | None = None, on_state: StateHandler | None = None,
-                 forward_encoded: bool = True) -> None:
+                 forward_encoded: bool = True, on_text: TextHandler | None = None) -> None:
         self.forward_encoded = forward_encoded
+        self.on_text = on_text
         self.ice_servers = [RTCIceServer(**server) for server in (ice_servers or [])]
         self.recordings = recordings
         self.on_chat = on_chat
@@ -123,6 +132,12 @@ class MediaHub:
 
         @peer.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
+            if channel.protocol == rtt.PROTOCOL:
+                @channel.on("message")
+                def on_text(message: Any) -> None:
+                    if isinstance(message, str) and self.on_text is not None:
+                        self.on_text(session.id, role, message)
+                return
             participant.chat = channel
 
             @channel.on("message")
@@ -138,6 +153,10 @@ class MediaHub:
         try:
             await peer.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
             self._make_slots(participant)
+            if peer.sctp is not None:
+                # Opened in-band (DCEP) once the association is up; an offer without data channels gets none.
+                participant.text_out = {source: peer.createDataChannel(source, protocol=rtt.PROTOCOL)
+                                        for source in ROLES if source != role}
             await peer.setLocalDescription(await peer.createAnswer())
         except MediaError:
             await peer.close()
@@ -209,6 +228,15 @@ class MediaHub:
         if participant is None or participant.chat is None or participant.chat.readyState != "open":
             return False
         participant.chat.send(text)
+        return True
+
+    def send_text(self, session_id: str, role: str, source: str, t140: str) -> bool:
+        """Real-time text typed by `source` to `role`'s page; False when its channel is not open."""
+        participant = self.participant(session_id, role)
+        channel = participant.text_out.get(source) if participant is not None else None
+        if channel is None or channel.readyState != "open":
+            return False
+        channel.send(t140)
         return True
 
     async def drop(self, session_id: str, role: str) -> None:

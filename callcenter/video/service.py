@@ -26,10 +26,13 @@ from callcenter import timebase
 from callcenter.config import VideoSettings
 from callcenter.hours import WorkingHours
 from callcenter.tasks import stop_if_cancelled
+from callcenter.video.limits import MAX_CHAT_CHARS, MAX_CHAT_LINES, StartLimits, TokenBucket
 from callcenter.video.media import MediaError, MediaHub, Participant
 from callcenter.video.model import InvalidTransition, VideoSession
 from callcenter.video.pool import InterpreterPool, Offer
 from callcenter.video.recording import remove_expired
+from callcenter.video.rtt import BURST, PER_SECOND, Line, Shown, Throttle
+from callcenter.video.rtt import MAX_MESSAGE as MAX_TEXT_MESSAGE
 from callcenter.video.store import VideoStore
 
 log = logging.getLogger(__name__)
@@ -102,18 +105,31 @@ class VideoService:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The address each live session was started from, and each participant's chat allowance.
+        self.addresses: dict[str, str] = {}
+        self.start_limits = StartLimits(settings.live_sessions_per_address, settings.sessions_per_address_hour)
+        self._chat_buckets: dict[tuple[str, str], TokenBucket] = {}
+        # Real-time text: each participant's line, what each receiver was sent of it, the send throttles.
+        self._lines: dict[tuple[str, str], Line] = {}
+        self._shown: dict[tuple[str, str, str], Shown] = {}
+        self._text_throttles: dict[tuple[str, str], Throttle] = {}
+        self._text_due: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._text_buckets: dict[tuple[str, str], TokenBucket] = {}
         hub.on_chat = self._chat_from_media
+        hub.on_text = self._text_from_media
         hub.on_state = self._media_state
 
     # -- residents -------------------------------------------------------------------------------------------
 
-    async def start(self, mode: str, record: bool) -> tuple[VideoSession, str]:
+    async def start(self, mode: str, record: bool, address: str = "") -> tuple[VideoSession, str]:
         now = self.clock()
         at = datetime.fromtimestamp(now, UTC)
         if not self.hours.is_open(at):
             opening = self.hours.next_opening(at)
             raise VideoError(409, "closed", "the hotline is closed now",
                              {"opens_at": opening.isoformat() if opening else None})
+        if address:
+            await self._admit(address, now)
         try:
             session = VideoSession.start(mode, now, record=record)
         except InvalidTransition as exc:
@@ -121,10 +137,25 @@ class VideoService:
         token = await self.store.create(session, self.settings.token_hours)
         async with self._lock:
             self.sessions[session.id] = session
+            if address:
+                self.addresses[session.id] = address
             if mode == "sign":
                 self.pool.add_session(session.id)
             await self._after(session, "started")
         return session, token
+
+    async def _admit(self, address: str, now: float) -> None:
+        live = sum(1 for sid, where in self.addresses.items()
+                   if where == address and sid in self.sessions and not self.sessions[sid].ended)
+        why = self.start_limits.refusal(live, 0)
+        if why is None:
+            why = self.start_limits.refusal(0, await self.store.count_start(address, now) - 1)
+        if why == "live":
+            raise VideoError(429, "too_many_sessions", "a video session from this address is already going; "
+                             "end it before starting another", {"retry_after": 60})
+        if why == "hourly":
+            raise VideoError(429, "too_many_sessions", "too many video sessions started from this address this "
+                             "hour; try again later", {"retry_after": 3600 - int(now) % 3600})
 
     async def session_for_token(self, token: str) -> VideoSession:
         session_id = await self.store.session_for_token(token)
@@ -142,11 +173,15 @@ class VideoService:
         """Position and estimated wait for the resident's page."""
         if session.state == "waiting_interpreter":
             position = self.pool.position(session.id) or 1
-            on_duty = max(1, self.pool.on_duty())
-            free = len(self.pool.available())
+            on_duty = self.pool.on_duty()
+            # Offers go to the earliest waiting sessions: an interpreter with an offer out is about to serve
+            # one of them, so counts as free (an offered interpreter is not in available()).
+            free = len(self.pool.available()) + len(self.pool.offers)
             ahead = max(0, position - free)
-            return {"position": position, "estimated_wait": round(ahead * self.settings.average_minutes * 60 / on_duty),
-                    "waiting_for": "interpreter"}
+            # Nobody on duty: any figure would be made up (None: the page says all are busy).
+            estimate = round(ahead * self.settings.average_minutes * 60 / on_duty) if on_duty else None
+            return {"position": position, "estimated_wait": estimate, "waiting_for": "interpreter",
+                    "offered": session.id in self.pool.offers}
         if session.needs_operator() or session.state == "waiting_operator":
             found = self.queue_wait(placeholder_uniqueid(session.id)) if self.queue_wait else None
             if found is not None:
@@ -282,6 +317,7 @@ class VideoService:
         except MediaError as exc:
             raise VideoError(400, exc.code, exc.message) from exc
         await self._push(session_id, role, {"type": "chat_history", "messages": await self.store.chat(session_id)})
+        self._text_reconnected(session_id, role)
         return answer
 
     async def candidate(self, session_id: str, role: str, candidate: Any) -> None:
@@ -295,10 +331,18 @@ class VideoService:
     async def chat(self, session_id: str, role: str, text: Any) -> dict[str, Any]:
         if not isinstance(text, str) or not text.strip():
             raise VideoError(400, "bad_chat", "a chat message is non-empty text")
+        if len(text) > MAX_CHAT_CHARS:
+            raise VideoError(400, "chat_too_long", f"a chat message has at most {MAX_CHAT_CHARS} characters")
         session = await self.get(session_id)
         if session.ended:
             raise VideoError(409, "session_ended", "the session has ended")
-        entry = await self.store.add_chat(session_id, role, text.strip(), self.clock())
+        now = self.clock()
+        if not self._chat_buckets.setdefault((session_id, role), TokenBucket()).take(now):
+            raise VideoError(429, "chat_too_fast", "too many messages at once; wait a moment")
+        entry = await self.store.add_chat(session_id, role, text.strip(), now, MAX_CHAT_LINES)
+        if entry is None:
+            raise VideoError(409, "chat_full", f"this session's chat holds {MAX_CHAT_LINES} messages already")
+        self._end_line(session_id, role)
         for other in ("resident", "interpreter", "operator"):
             if other == role:
                 continue
@@ -315,6 +359,78 @@ class VideoService:
             await self.chat(session_id, role, text)
         except VideoError as exc:
             log.info("video chat refused", extra={"error": exc.code})
+            # The page showed the line as sent: tell it why it was not.
+            await self._push(session_id, role, {"type": "error", "error": exc.code, "message": exc.message})
+
+    # -- real-time text --------------------------------------------------------------------------------------
+
+    def text(self, session_id: str, role: str, t140: Any) -> None:
+        """T.140 text typed by `role`: their line changes now, the others see it within the throttle."""
+        if not isinstance(t140, str):
+            raise VideoError(400, "bad_text", "real-time text is a string of T.140 text")
+        if len(t140) > MAX_TEXT_MESSAGE:
+            raise VideoError(400, "text_too_long", f"one real-time text message has at most {MAX_TEXT_MESSAGE} "
+                             "characters")
+        session = self.sessions.get(session_id)
+        if session is None or session.ended:
+            raise VideoError(409, "session_ended", "the session has ended")
+        bucket = self._text_buckets.setdefault((session_id, role), TokenBucket(BURST, PER_SECOND))
+        if not bucket.take(time.monotonic()):
+            raise VideoError(429, "text_too_fast", "real-time text is sent faster than anyone types")
+        self._lines.setdefault((session_id, role), Line()).apply(t140)
+        self._text_soon(session_id, role)
+
+    def _text_from_media(self, session_id: str, role: str, t140: str) -> None:
+        try:
+            self.text(session_id, role, t140)
+        except VideoError as exc:
+            log.info("video real-time text refused", extra={"error": exc.code})
+
+    def _end_line(self, session_id: str, role: str) -> None:
+        """A finished line went out as chat: the others' in-progress view of it ends."""
+        line = self._lines.get((session_id, role))
+        if line is not None and line.text:
+            line.end()
+            self._text_soon(session_id, role)
+
+    def _text_soon(self, session_id: str, role: str) -> None:
+        key = (session_id, role)
+        if key in self._text_due:
+            return  # a send is due already and will carry this change too
+        delay = self._text_throttles.setdefault(key, Throttle()).delay(time.monotonic())
+        self._text_due[key] = asyncio.get_running_loop().call_later(
+            delay, lambda: self._spawn(self._send_text(session_id, role)))
+
+    async def _send_text(self, session_id: str, role: str) -> None:
+        key = (session_id, role)
+        self._text_due.pop(key, None)
+        line = self._lines.get(key)
+        if line is None:
+            return
+        self._text_throttles[key].sent(time.monotonic())
+        for other in ("resident", "interpreter", "operator"):
+            if other == role or ((session_id, other) not in self._pushers
+                                 and self.hub.participant(session_id, other) is None):
+                continue
+            t140 = self._shown.setdefault((session_id, role, other), Shown()).catch_up(line)
+            if t140 and not self.hub.send_text(session_id, other, role, t140):
+                await self._push(session_id, other, {"type": "text", "from": role, "t140": t140})
+
+    def _forget_text(self, session_id: str) -> None:
+        for key in [key for key in self._text_due if key[0] == session_id]:
+            self._text_due.pop(key).cancel()
+        for store in (self._lines, self._text_throttles, self._text_buckets):
+            for key in [key for key in store if key[0] == session_id]:
+                del store[key]
+        for shown in [key for key in self._shown if key[0] == session_id]:
+            del self._shown[shown]
+
+    def _text_reconnected(self, session_id: str, role: str) -> None:
+        """A participant's page (re)connected with nothing shown: it gets the others' lines afresh."""
+        for source in ("resident", "interpreter", "operator"):
+            if self._shown.pop((session_id, source, role), None) is not None or \
+                    self._lines.get((session_id, source), Line()).text:
+                self._text_soon(session_id, source)
 
     def _media_state(self, session_id: str, role: str, participant: Participant, state: str) -> None:
         if state in ("failed", "closed"):
@@ -400,7 +516,8 @@ class VideoService:
 
     async def _dispatch(self) -> None:
         now = self.clock()
-        for offer in self.pool.expire(now):
+        expired = self.pool.expire(now)
+        for offer in expired:
             session = self.sessions.get(offer.session)
             if session is not None:
                 session.decline(offer.username, now)
@@ -408,8 +525,18 @@ class VideoService:
             self.notify({"type": "video_offer_expired", "session": offer.session, "for_user": offer.username})
             self.notify({"type": "video_interpreter", "username": offer.username, "status": "paused",
                          "reason": "no answer"})
-        for offer in self.pool.assign(now):
+        made = self.pool.assign(now)
+        for offer in made:
             self._offer_out(offer)
+        if made or expired:
+            await self._tell_waiting()
+
+    async def _tell_waiting(self) -> None:
+        """Offers made or lapsed change every waiting resident's estimate: their pages hear it now."""
+        for session in list(self.sessions.values()):
+            if session.state == "waiting_interpreter":
+                await self._push(session.id, "resident", {"type": "state", "event": "waiting",
+                                                          "session": self.describe(session)})
 
     def _offer_out(self, offer: Offer) -> None:
         session = self.sessions.get(offer.session)
@@ -426,6 +553,10 @@ class VideoService:
             await self._hang_up_placeholder(session.id)
             await self.hub.close_session(session.id)
             self.sessions.pop(session.id, None)
+            self.addresses.pop(session.id, None)
+            for role in ("resident", "interpreter", "operator"):
+                self._chat_buckets.pop((session.id, role), None)
+            self._forget_text(session.id)
             self.assigned_operator.pop(session.id, None)
             self._requeued.pop(session.id, None)
             for key in [key for key in self._drops if key[0] == session.id]:

@@ -21,6 +21,11 @@ CHAT = "video:chat:"
 ACTIVE = "video:active"
 ENDED = "video:ended"
 MAX_CHAT_TEXT = 2000
+APPEND_BOUNDED = """
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 def token_key(token: str) -> str:
@@ -81,10 +86,23 @@ class VideoStore:
         raws = await self.redis.mget([SESSION + i for i in ids])
         return [VideoSession.from_json(json.loads(raw)) for raw in raws if raw]
 
-    async def add_chat(self, session_id: str, role: str, text: str, now: float) -> dict[str, Any]:
+    async def add_chat(self, session_id: str, role: str, text: str, now: float,
+                       max_lines: int = 500) -> dict[str, Any] | None:
+        """Append a line, unless the chat holds `max_lines` already (None then): one script, so two writers
+        cannot both take the last place."""
         entry = {"from": role, "text": text[:MAX_CHAT_TEXT], "at": now}
-        await self.redis.rpush(CHAT + session_id, json.dumps(entry, ensure_ascii=False))
-        return entry
+        added = await self.redis.eval(APPEND_BOUNDED, 1, CHAT + session_id, json.dumps(entry, ensure_ascii=False),
+                                      max_lines)
+        return entry if int(added) else None
+
+    async def count_start(self, address: str, now: float) -> int:
+        """Count a session started from `address` in this clock hour; how many that makes."""
+        key = f"video:starts:{address}:{int(now) // 3600}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 7200)
+            count, _ = await pipe.execute()
+        return int(count)
 
     async def chat(self, session_id: str) -> list[dict[str, Any]]:
         return [json.loads(raw) for raw in await self.redis.lrange(CHAT + session_id, 0, -1)]

@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from callcenter import timebase
+from callcenter.accounts.lockout import LoginLimiter
 from callcenter.accounts.store import AccountStore
 from callcenter.cases.model import load_vocabulary
 from callcenter.cases.store import CaseStore
@@ -19,6 +20,8 @@ from callcenter.web import auth, callbacks, cases, dashboard, docs, health, hotl
 from callcenter.web.errors import json_errors_middleware, request_id_middleware
 from callcenter.web.keys import CLOCK, HOURS, METRICS_REGISTRY, PBX_STATUS, REDIS, SETTINGS, LinkStatus
 from callcenter.web.remote import forwarded_middleware, networks
+from callcenter.web.security import content_security_policy, cross_site_middleware, origin_of, security_headers
+from callcenter.web.streams import SESSION_CHECK_SECONDS, STAFF_SOCKETS, StaffSockets
 
 # The vocabulary shipped with the package, used when the configured file is not there (tests, a bare install).
 DEFAULT_STATUSES = Path(__file__).resolve().parents[2] / "config" / "case_statuses.toml"
@@ -44,10 +47,16 @@ def create_app(
     registry, http_metrics = create_registry()
     app = web.Application(
         middlewares=[forwarded_middleware(networks(settings.http.trusted_proxies)), request_id_middleware,
-                     metrics_middleware(http_metrics), json_errors_middleware, auth.auth_middleware],
+                     metrics_middleware(http_metrics), json_errors_middleware,
+                     cross_site_middleware(settings.http.allowed_origins), auth.auth_middleware],
         client_max_size=settings.http.max_body_bytes,
     )
+    # The operators' softphone registers on the PBX's SIP WebSocket, another origin the policy must name.
+    app.on_response_prepare.append(security_headers(content_security_policy(
+        [origin_of(settings.softphone.websocket_url)])))
     app[SETTINGS] = settings
+    app[STAFF_SOCKETS] = StaffSockets()
+    app[SESSION_CHECK_SECONDS] = settings.http.session_check_seconds
     app[CLOCK] = timebase.now
     app[HOURS] = WorkingHours.from_settings(settings.hours, settings.hotline.timezone)
     app[METRICS_REGISTRY] = registry
@@ -60,6 +69,7 @@ def create_app(
         client = connect(redis_url)
         app[REDIS] = client
         app[auth.ACCOUNTS] = AccountStore(client, settings.http.session_hours)
+        app[auth.LOGIN_LIMITER] = LoginLimiter(client)
         app[cases.CASES] = CaseStore(client, settings.cases)
         yield
         await client.aclose()

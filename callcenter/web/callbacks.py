@@ -77,6 +77,11 @@ def _service(request: web.Request) -> CallbackService:
     return service
 
 
+# Times a callback can sensibly name (2000-01-01 .. 2100-01-01 UTC): beyond them, the calendar arithmetic that
+# follows would overflow, and no resident means them.
+EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0
+
+
 def _moment(name: str, value: Any) -> float | None:
     if value is None:
         return None
@@ -85,16 +90,23 @@ def _moment(name: str, value: Any) -> float | None:
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise ApiError(422, "invalid_field", {name: "not a finite number"})
-        return float(value)
-    if isinstance(value, str):
+        moment = float(value)
+    elif isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             raise ApiError(422, "invalid_field", {name: f"'{value[:40]}' is not an ISO 8601 time"}) from None
-        if moment.tzinfo is None:
+        if parsed.tzinfo is None:
             raise ApiError(422, "invalid_field", {name: "give a UTC offset, e.g. 2026-11-24T10:00:00+03:00"})
-        return moment.timestamp()
-    raise ApiError(422, "invalid_field", {name: "expected ISO 8601 time with offset, or epoch seconds"})
+        try:
+            moment = parsed.timestamp()
+        except (OverflowError, ValueError):
+            moment = math.inf
+    else:
+        raise ApiError(422, "invalid_field", {name: "expected ISO 8601 time with offset, or epoch seconds"})
+    if not EARLIEST <= moment <= LATEST:
+        raise ApiError(422, "invalid_field", {name: "a time between the years 2000 and 2100"})
+    return moment
 
 
 def _refused(exc: RequestError) -> ApiError:
@@ -132,8 +144,8 @@ async def callback_page(request: web.Request) -> web.FileResponse:
                             None),
                       429: ("too many requests today for this number or address", None)})
 async def create_callback(request: web.Request) -> web.Response:
-    service = _service(request)
     body = await json_object(request)
+    service = _service(request)
     unknown = sorted(set(body) - RESIDENT_FIELDS)
     if unknown:
         raise ApiError(422, "unknown_fields", {name: "not a field of a callback request" for name in unknown})
@@ -299,7 +311,8 @@ async def reschedule(request: web.Request) -> web.Response:
     if set(body) != {"at"}:
         raise ApiError(422, "invalid_field", {"at": "required, and the only field"})
     at = _moment("at", body["at"])
-    assert at is not None
+    if at is None:
+        raise ApiError(422, "invalid_field", {"at": "required: ISO 8601 time with offset, or epoch seconds"})
     try:
         callback = await _service(request).reschedule(request.match_info["id"], at,
                                                        actor=f"operator:{session.username}")

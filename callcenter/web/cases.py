@@ -7,6 +7,7 @@ is audited; failures lock the case number, the caller number and the client addr
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +54,24 @@ def _epoch(day: str, timezone: str) -> int | None:
     return int(moment.timestamp())
 
 
+# The per-call suffix Asterisk gives a channel name (PJSIP/trunk-0000002a, Local/s@ctx-0000001b;2).
+CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(;[12])?$")
+
+
+def line_of(channel: str) -> str:
+    """The telephone line a call came in on, from its channel name (pure): PJSIP/trunk-0000002a -> PJSIP/trunk."""
+    return CHANNEL_SUFFIX.sub("", channel.strip())[:80]
+
+
+def ivr_caller(callerid: str, channel: str) -> list[tuple[str, str]]:
+    """Whose failures an IVR look-up counts: the caller's number when it is sent, else the line the call came
+    in on (withheld numbers all share it), else nothing to tell callers apart by."""
+    if sum(c.isdigit() for c in callerid) >= 5:
+        return [("phone", callerid)]
+    line = line_of(channel)
+    return [("line", line)] if line else []
+
+
 def resident_view(request: web.Request, case: Case) -> dict[str, Any]:
     """What a verified resident may see: no name, no birth date, no phones."""
     status = _status(request, case.status)
@@ -78,7 +97,9 @@ async def _verify(request: web.Request, number: str, factor: str, caller: list[t
            request_body={"type": "object", "required": ["case", "factor"],
                          "properties": {"case": {"type": "string"}, "factor": {"type": "string",
                                         "description": "date of birth DDMMYYYY, or the receipt PIN"},
-                                        "callerid": {"type": "string"}}},
+                                        "callerid": {"type": "string"},
+                                        "channel": {"type": "string", "description": "the call's channel name: "
+                                                    "its line counts the failures of withheld numbers"}}},
            responses={200: ("result=ok|not_verified|locked|invalid&status=..&prompts=a+b&date=EPOCH&due=EPOCH"
                                  "[&text=..]; invalid&reason=.. for a malformed number or factor",
                             {"type": "string"}),
@@ -88,14 +109,16 @@ async def ivr_case_status(request: web.Request) -> web.Response:
     values = await dialplan_values(request)
     store = _store(request)
     number, factor, callerid = values.get("case", ""), values.get("factor", ""), values.get("callerid", "")
+    channel = values.get("channel", "")
     # The dialplan reads key=value answers only (a JSON error body broke its expressions): a malformed number
     # or factor is a 200 that the caller hears as "not verified" (a mistyped number guesses at no real case).
     if not store.valid_number(number):
         return dialplan_answer(result="invalid", reason="invalid_case_number")
     if not factor.isdigit() or not 4 <= len(factor) <= 8:
         return dialplan_answer(result="invalid", reason="invalid_factor")
-    caller = [("phone", callerid)] if callerid else []
-    verdict = await _verify(request, number, factor, caller, "ivr", masked_caller(callerid))
+    caller = ivr_caller(callerid, channel)
+    who = masked_caller(callerid) if caller and caller[0][0] == "phone" else f"line:{line_of(channel)}"
+    verdict = await _verify(request, number, factor, caller, "ivr", who)
     if verdict.case is None:
         return dialplan_answer(result=verdict.result)
     settings = request.app[SETTINGS]
@@ -136,7 +159,11 @@ async def lookup(request: web.Request) -> web.Response:
 
 def staff_view(request: web.Request, case: Case) -> dict[str, Any]:
     data = case.for_staff()
-    data["status_text"] = _status(request, case.status).ru
+    status = _status(request, case.status)
+    data["status_text"], data["status_text_en"] = status.ru, status.en
+    # Each step's words (the codes are for programs): the dashboard shows them in the reader's language.
+    data["history"] = [{**h, "text": _status(request, h.get("code", "")).ru,
+                        "text_en": _status(request, h.get("code", "")).en} for h in case.history]
     return data
 
 
@@ -166,7 +193,10 @@ async def search(request: web.Request) -> web.Response:
 
 @routes.get("/api/cases/{number}")
 @operation("Operators: one case with its history (audited)", tags=["cases"], access=OPERATORS,
-           responses={200: ("the case", {"type": "object"}), 404: ("no such case", None)})
+           responses={200: ("the case", {"type": "object", "required": ["number", "kind", "status"],
+                                         "properties": {"number": {"type": "string"}, "kind": {"type": "string"},
+                                                        "status": {"type": "string"}}}),
+                      404: ("no such case", None)})
 async def view(request: web.Request) -> web.Response:
     session = session_of(request)
     store = _store(request)

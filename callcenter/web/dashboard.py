@@ -31,4 +31,5 @@ async def jssip(request: web.Request) -> web.StreamResponse:
     if not JSSIP.is_file():
         raise ApiError(503, "jssip_missing", "JsSIP is not installed: run `make run` (or `npm ci && npm run build` "
                        "in the project directory; it needs Node.js and npm)")
-    return web.FileResponse(JSSIP, headers={"Cache-Control": "no-cache"})
+    # text/javascript, as documented (and as RFC 9239 names it); the mimetypes guess would be application/...
+    return web.FileResponse(JSSIP, headers={"Cache-Control": "no-cache", "Content-Type": "text/javascript"})

@@ -10,20 +10,28 @@ from aiohttp import WSMsgType, web
 
 from callcenter.hotline.view import ESTIMATE_FRESH_SECONDS, queue_view
 from callcenter.pbx.link import PbxLink
-from callcenter.web.auth import ACCOUNTS, STAFF, session_of
+from callcenter.web.auth import ACCOUNTS, COOKIE, STAFF, session_of
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import SETTINGS
 from callcenter.web.openapi import operation
+from callcenter.web.security import is_own_origin
+from callcenter.web.streams import tied_to_session
+from callcenter.web.visibility import Viewer, queue_for, visible
 
 routes = web.RouteTableDef()
 PBX_LINK = web.AppKey("pbx_link", PbxLink)
 
 QUEUE_SCHEMA: dict[str, Any] = {
     "type": "object",
+    "required": ["connected", "now", "queue"],
     "properties": {
         "connected": {"type": "boolean"},
         "now": {"type": "number"},
-        "queue": {"type": "object", "description": "waiting callers, members, calls, counters, figures"},
+        "queue": {"type": "object", "description": "waiting callers, members, calls, counters, figures",
+                  "required": ["waiting", "members", "calls", "counters", "figures"],
+                  "properties": {"waiting": {"type": "array"}, "members": {"type": "array"},
+                                 "calls": {"type": "array"}, "counters": {"type": "object"},
+                                 "figures": {"type": "object"}}},
     },
 }
 
@@ -31,7 +39,7 @@ QUEUE_SCHEMA: dict[str, Any] = {
 def check_origin(request: web.Request) -> None:
     """A browser always sends Origin on a WebSocket: refuse pages of other sites riding the session cookie."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin not in (f"http://{request.host}", f"https://{request.host}"):
+    if origin is not None and not is_own_origin(origin, request.host):
         raise ApiError(403, "bad_origin", f"WebSocket from {origin[:80]} refused: not this site")
 
 
@@ -42,14 +50,20 @@ def _link(request: web.Request) -> PbxLink:
     return link
 
 
-def queue_snapshot(app: web.Application) -> dict[str, Any]:
+def queue_snapshot(app: web.Application, viewer: Viewer) -> dict[str, Any]:
     link = app[PBX_LINK]
     settings = app[SETTINGS]
     now = link.now()
     state = link.tracker.queue(link.queue_name, now)
-    return {"connected": link.connected, "now": now,
-            "queue": queue_view(state, now, settings.hotline.service_level_target,
-                            settings.hotline.service_level_seconds, fresh_for=ESTIMATE_FRESH_SECONDS)}
+    view = queue_view(state, now, settings.hotline.service_level_target, settings.hotline.service_level_seconds,
+                      fresh_for=ESTIMATE_FRESH_SECONDS)
+    return {"connected": link.connected, "now": now, "queue": queue_for(viewer, view)}
+
+
+async def viewer_of(request: web.Request) -> Viewer:
+    session = session_of(request)
+    user = await request.app[ACCOUNTS].get(session.username)
+    return Viewer(session.role, session.username, user.interface if user else "")
 
 
 @routes.get("/api/queue")
@@ -58,7 +72,7 @@ def queue_snapshot(app: web.Application) -> dict[str, Any]:
            responses={200: ("the snapshot", QUEUE_SCHEMA), 503: ("no PBX link", None)})
 async def get_queue(request: web.Request) -> web.Response:
     _link(request)
-    return web.json_response(queue_snapshot(request.app))
+    return web.json_response(queue_snapshot(request.app, await viewer_of(request)))
 
 
 @routes.get("/api/queue/stream")
@@ -73,31 +87,27 @@ async def queue_stream(request: web.Request) -> web.WebSocketResponse:
     link = _link(request)
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
-    session = session_of(request)
-    user = await request.app[ACCOUNTS].get(session.username)
-    own_interface = user.interface if user else ""
+    viewer = await viewer_of(request)
     changes = link.feed.listen()
     try:
-        await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
+        await ws.send_json({"type": "snapshot", **queue_snapshot(request.app, viewer)})
 
         async def pump() -> None:
             while True:
                 change = await changes.get()
-                if change["type"] == "screen_pop" and session.role == "operator" \
-                        and change.get("interface") != own_interface:
-                    continue  # a screen-pop is for the operator who took the call (and supervisors)
-                if "for_user" in change and change["for_user"] != session.username:
-                    continue  # an interpreter's offer or an operator's video assignment is theirs alone
                 if change["type"] == "resync":
-                    await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
-                else:
-                    await ws.send_json(change)
+                    await ws.send_json({"type": "snapshot", **queue_snapshot(request.app, viewer)})
+                    continue
+                shown = visible(viewer, change)
+                if shown is not None:
+                    await ws.send_json(shown)
 
         pusher = asyncio.create_task(pump())
         try:
-            async for message in ws:
-                if message.type == WSMsgType.TEXT and message.data == "snapshot":
-                    await ws.send_json({"type": "snapshot", **queue_snapshot(request.app)})
+            async with tied_to_session(request, ws, request.app[ACCOUNTS], request.cookies.get(COOKIE, "")):
+                async for message in ws:
+                    if message.type == WSMsgType.TEXT and message.data == "snapshot":
+                        await ws.send_json({"type": "snapshot", **queue_snapshot(request.app, viewer)})
         finally:
             pusher.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):

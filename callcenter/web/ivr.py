@@ -1,6 +1,7 @@
 """Answers for the Asterisk dialplan (CURL): `key=value&key=value`, read with the Gosub cc-lib,get.
 
-Accepted from the configured PBX addresses, or with the shared token in `X-IVR-Token`. Values go out as they
+Accepted with the shared token in `X-IVR-Token` when one is configured (then only with it), else from the
+configured PBX addresses when the request did not come through a reverse proxy. Values go out as they
 are, because the dialplan uses them as they come (a prompt name `status/decision-due` URL-encoded became
 `status%2Fdecision-due`, which Playback could not find); the characters that would confuse the dialplan's
 CUT-based reader or its `$[...]` expressions are dropped from values instead.
@@ -50,15 +51,27 @@ async def dialplan_values(request: web.Request) -> dict[str, str]:
     return {**request.query, **{key: value for key, value in form.items() if isinstance(value, str)}}
 
 
+# Headers a reverse proxy adds: a request carrying one came through a proxy, so its loopback peer address says
+# nothing about who sent it.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "Via", "X-Forwarded-Host")
+
+
 def check_ivr_access(request: web.Request) -> None:
+    """The PBX only. With a token configured (CALLCENTER_IVR_TOKEN; the dialplan sends it in X-IVR-Token),
+    the token is required from every address. Without one, the configured PBX addresses are trusted, but only
+    for requests that did not pass a reverse proxy: behind nginx on the same host, every request would
+    otherwise come from 127.0.0.1."""
     settings = request.app[SETTINGS].ivr
-    token = request.headers.get("X-IVR-Token", "")
-    if settings.token and token and hmac.compare_digest(token.encode(), settings.token.encode()):
+    if settings.token:
+        token = request.headers.get("X-IVR-Token", "")
+        if token and hmac.compare_digest(token.encode(), settings.token.encode()):
+            return
+        raise ApiError(403, "not_a_pbx", "IVR endpoints answer the PBX only: send the X-IVR-Token header")
+    proxied = [name for name in PROXY_HEADERS if name in request.headers]
+    if not proxied and in_networks(request.remote or "", networks(settings.allowed_addresses)):
         return
-    if in_networks(request.remote or "", networks(settings.allowed_addresses)):
-        return
-    raise ApiError(403, "not_a_pbx", "IVR endpoints answer the PBX only: call from an allowed address or "
-                                     "send the X-IVR-Token header")
+    raise ApiError(403, "not_a_pbx", "IVR endpoints answer the PBX only: call from an allowed address, directly "
+                                     "(not through a proxy), or set CALLCENTER_IVR_TOKEN and send X-IVR-Token")
 
 
 @routes.get("/api/ivr/hours")

@@ -12,15 +12,17 @@ from aiohttp import web
 
 from callcenter.reports import page
 from callcenter.reports.source import day_report
-from callcenter.web.auth import browser_page
+from callcenter.web.auth import browser_page, wants_html
 from callcenter.web.cases import CASES
 from callcenter.web.errors import ApiError
 from callcenter.web.keys import CLOCK, REDIS, SETTINGS
 from callcenter.web.openapi import QueryParam, operation
+from callcenter.web.plainpage import plain_page
 
 routes = web.RouteTableDef()
 SUPERVISOR = ("supervisor",)
-DATE = (QueryParam("date", "the day, YYYY-MM-DD in the hotline's time zone (default: today)"),)
+DATE = (QueryParam("date", "the day, YYYY-MM-DD in the hotline's time zone (default: today), 2000..2099",
+                   {"type": "string", "format": "date"}),)
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -30,15 +32,22 @@ REPORT_SCHEMA: dict[str, Any] = {
 }
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _day(request: web.Request) -> date:
     zone = ZoneInfo(request.app[SETTINGS].hotline.timezone)
     raw = request.query.get("date")
     if not raw:
         return datetime.fromtimestamp(request.app[CLOCK](), UTC).astimezone(zone).date()
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ApiError(422, "invalid_field", {"date": f"'{raw[:20]}' is not a date YYYY-MM-DD"}) from None
+    # Day boundaries are epoch seconds: years 1 and 9999 overflow them, and no report lies so far out.
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ApiError(422, "invalid_field", {"date": f"a day between {FIRST_DAY} and {LAST_DAY}"})
+    return day
 
 
 async def _report(request: web.Request) -> dict[str, Any]:
@@ -73,6 +82,15 @@ async def report_csv(request: web.Request) -> web.Response:
                       422: ("a bad date", None)})
 @browser_page
 async def report_page(request: web.Request) -> web.Response:
-    report = await _report(request)
-    return web.Response(text=page.render(report, request.app[SETTINGS].hotline.name), content_type="text/html",
-                        charset="utf-8")
+    try:
+        report = await _report(request)
+    except ApiError as exc:
+        if exc.status != 422 or not wants_html(request):
+            raise
+        return plain_page(422, "Нет такого дня", "Дата указывается как ГГГГ-ММ-ДД, с 2000 по 2099 год.",
+                          [("/reports/day", "Отчёт за сегодня"), ("/", "Панель")])
+    zone = ZoneInfo(request.app[SETTINGS].hotline.timezone)
+    now = datetime.fromtimestamp(request.app[CLOCK](), UTC).astimezone(zone)
+    current_hour = now.hour if report["date"] == now.date().isoformat() else None
+    return web.Response(text=page.render(report, request.app[SETTINGS].hotline.name, current_hour),
+                        content_type="text/html", charset="utf-8")

@@ -2,8 +2,9 @@
 
 Signalling is one WebSocket per participant (/api/video/ws). A resident proves who they are with the session
 token they got when they started (in the first message, so it never lands in an access log); staff with their
-dashboard session cookie. Messages are JSON objects with a `type`: hello, offer, candidate, chat, leave, end;
-the service answers with answer, state, chat, chat_history and error. An error never ends the session.
+dashboard session cookie. Messages are JSON objects with a `type`: hello, offer, candidate, chat, text (real-time
+text when the page's T.140 data channel is not open), leave, end; the service answers with answer, state, chat,
+chat_history, text and error. An error never ends the session.
 """
 
 from __future__ import annotations
@@ -30,9 +31,17 @@ from callcenter.web.errors import ApiError
 from callcenter.web.hotline import check_origin
 from callcenter.web.keys import CLOCK, HOURS, REDIS, SETTINGS
 from callcenter.web.openapi import operation
+from callcenter.web.streams import tied_to_session
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+SESSION_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "mode", "state", "created_at", "history", "waiting"],
+    "properties": {"id": {"type": "string"}, "mode": {"type": "string", "enum": ["sign", "operator"]},
+                   "state": {"type": "string"}, "created_at": {"type": "number"}, "history": {"type": "array"},
+                   "waiting": {"type": ["object", "null"]}},
+}
+ONE_SESSION: dict[str, Any] = {"type": "object", "required": ["session"], "properties": {"session": SESSION_SCHEMA}}
 VIDEO = web.AppKey("video", VideoService)
 VIDEO_PBX = web.AppKey("video_pbx", VideoPbx)
 Notify = Callable[[dict[str, Any]], None]
@@ -99,7 +108,9 @@ def _service(request: web.Request) -> VideoService:
 
 
 def _api_error(exc: VideoError) -> ApiError:
-    return ApiError(exc.status, exc.code, {"message": exc.message, **exc.extra} if exc.extra else exc.message)
+    retry = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+    return ApiError(exc.status, exc.code, {"message": exc.message, **exc.extra} if exc.extra else exc.message,
+                    retry)
 
 
 async def _call(action: Awaitable[Any]) -> Any:
@@ -122,9 +133,12 @@ async def video_page(request: web.Request) -> web.FileResponse:
 @operation("Start a video session (resident): consent, the mode, recording consent", tags=["video"],
            request_body=START_SCHEMA,
            responses={201: ("the session and its token (keep it: it lets the page join the call)",
-                            {"type": "object"}),
+                            {"type": "object", "required": ["token", "ice_servers", "session"],
+                             "properties": {"token": {"type": "string"}, "ice_servers": {"type": "array"},
+                                            "session": SESSION_SCHEMA}}),
                       400: ("consent missing or a bad mode", None),
-                      409: ("the hotline is closed: opens_at says when it opens", None)})
+                      409: ("the hotline is closed: opens_at says when it opens", None),
+                      429: ("a session from this address is going, or too many were started this hour", None)})
 async def start_session(request: web.Request) -> web.Response:
     body = await json_object(request)
     unknown = sorted(set(body) - {"mode", "consent", "record"})
@@ -138,7 +152,8 @@ async def start_session(request: web.Request) -> web.Response:
     if not isinstance(record, bool):
         raise ApiError(422, "invalid_field", {"record": "true or false"})
     service = _service(request)
-    session, token = await _call(service.start(body["mode"], record and bool(service.settings.recordings)))
+    session, token = await _call(service.start(body["mode"], record and bool(service.settings.recordings),
+                                               address=request.remote or ""))
     return web.json_response({"token": token, "ice_servers": ice_servers(request.app),
                               "session": service.describe(session)}, status=201)
 
@@ -146,7 +161,7 @@ async def start_session(request: web.Request) -> web.Response:
 @routes.get("/api/video/session")
 @operation("The resident's session now (state, position, estimated wait); token in X-Video-Token",
            tags=["video"],
-           responses={200: ("the session", {"type": "object"}), 401: ("unknown or expired token", None)})
+           responses={200: ("the session", ONE_SESSION), 401: ("unknown or expired token", None)})
 async def resident_session(request: web.Request) -> web.Response:
     service = _service(request)
     session = await _call(service.session_for_token(request.headers.get("X-Video-Token", "")))
@@ -157,7 +172,11 @@ async def resident_session(request: web.Request) -> web.Response:
 
 @routes.get("/api/video/sessions")
 @operation("Live video sessions and the interpreters' pool", tags=["video"], access=STAFF,
-           responses={200: ("sessions and interpreters", {"type": "object"})})
+           responses={200: ("sessions and interpreters",
+                            {"type": "object", "required": ["sessions", "interpreters", "offers", "ice_servers"],
+                             "properties": {"sessions": {"type": "array", "items": SESSION_SCHEMA},
+                                            "interpreters": {"type": "array"}, "offers": {"type": "array"},
+                                            "ice_servers": {"type": "array"}}})})
 async def list_sessions(request: web.Request) -> web.Response:
     service = _service(request)
     sessions = [service.describe(s, staff=True) for s in service.sessions.values()]
@@ -171,7 +190,9 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 @routes.get("/api/video/sessions/{session_id}")
 @operation("One video session with its history and chat", tags=["video"], access=STAFF,
-           responses={200: ("the session", {"type": "object"}), 404: ("no such session", None)})
+           responses={200: ("the session", {"type": "object", "required": ["session", "chat"],
+                                            "properties": {"session": SESSION_SCHEMA, "chat": {"type": "array"}}}),
+                      404: ("no such session", None)})
 async def get_session(request: web.Request) -> web.Response:
     service = _service(request)
     session = await _call(service.get(request.match_info["session_id"]))
@@ -181,7 +202,9 @@ async def get_session(request: web.Request) -> web.Response:
 
 @routes.post("/api/video/interpreter/status")
 @operation("An interpreter becomes available or pauses (with a reason)", tags=["video"], access=("interpreter",),
-           request_body=STATUS_SCHEMA, responses={200: ("the new status", {"type": "object"}),
+           request_body=STATUS_SCHEMA, responses={200: ("the new status", {
+               "type": "object", "required": ["username", "status"],
+               "properties": {"username": {"type": "string"}, "status": {"type": "string"}}}),
                                                   409: ("busy in a session", None)})
 async def interpreter_status(request: web.Request) -> web.Response:
     body = await json_object(request)
@@ -194,7 +217,7 @@ async def interpreter_status(request: web.Request) -> web.Response:
 
 def _action(summary: str, roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return operation(summary, tags=["video"], access=roles,
-                     responses={200: ("the session", {"type": "object"}),
+                     responses={200: ("the session", ONE_SESSION),
                                 409: ("out of order (not offered to you, already taken, ended)", None)})
 
 
@@ -253,8 +276,9 @@ async def end(request: web.Request) -> web.Response:
 @operation("WebSocket signalling for a participant (resident: token in the first message; staff: session "
            "cookie)", tags=["video"],
            description="First message {type: hello, token} (resident) or {type: hello, session} (staff). Then "
-           "offer {sdp}, candidate {candidate, sdpMid, sdpMLineIndex}, chat {text}, leave, end. The service "
-           "sends answer {sdp}, state {session}, chat, chat_history, error {error, message}.",
+           "offer {sdp}, candidate {candidate, sdpMid, sdpMLineIndex}, chat {text}, text {t140} (real-time text, "
+           "T.140, when the data channel is not open), leave, end. The service sends answer {sdp}, state {session}, "
+           "chat, chat_history, text {from, t140}, error {error, message}.",
            responses={101: ("switching to WebSocket", None), 403: ("a page from another site", None)})
 async def signalling(request: web.Request) -> web.WebSocketResponse:
     check_origin(request)
@@ -285,22 +309,32 @@ async def signalling(request: web.Request) -> web.WebSocketResponse:
         return ws
     session_id, role = joined
     service.connect_pusher(session_id, role, send)
+    # Staff join with their login: the socket ends with it (a resident's is bound to the session token instead).
+    tie = tied_to_session(request, ws, request.app[ACCOUNTS], request.cookies.get(COOKIE, "")) \
+        if role != "resident" else contextlib.nullcontext()
     try:
-        session = await service.get(session_id)
-        await send({"type": "state", "event": "hello",
-                    "session": service.describe(session, staff=role != "resident"), "role": role})
-        async for raw in ws:
-            message = _parse(raw)
-            if message is None:
-                await error("bad_message", "messages are JSON objects with a type")
-                continue
-            try:
-                await _handle(service, session_id, role, message, send)
-            except VideoError as exc:
-                await error(exc.code, exc.message)
+        async with tie:
+            await _converse(service, ws, session_id, role, send, error)
     finally:
         service.disconnect_pusher(session_id, role, send)
     return ws
+
+
+async def _converse(service: VideoService, ws: web.WebSocketResponse, session_id: str, role: str,
+                    send: Callable[[dict[str, Any]], Awaitable[None]],
+                    error: Callable[[str, str], Awaitable[None]]) -> None:
+    session = await service.get(session_id)
+    await send({"type": "state", "event": "hello",
+                "session": service.describe(session, staff=role != "resident"), "role": role})
+    async for raw in ws:
+        message = _parse(raw)
+        if message is None:
+            await error("bad_message", "messages are JSON objects with a type")
+            continue
+        try:
+            await _handle(service, session_id, role, message, send)
+        except VideoError as exc:
+            await error(exc.code, exc.message)
 
 
 def _parse(raw: Any) -> dict[str, Any] | None:
@@ -342,6 +376,8 @@ async def _handle(service: VideoService, session_id: str, role: str, message: di
     elif kind == "chat":
         entry = await service.chat(session_id, role, message.get("text"))
         await send({"type": "chat", **entry})
+    elif kind == "text":
+        service.text(session_id, role, message.get("t140"))
     elif kind == "leave":
         await service.leave(session_id, role)
     elif kind == "end":

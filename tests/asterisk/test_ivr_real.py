@@ -54,7 +54,11 @@ async def test_the_caller_hears_their_case_status(pbx: RealPbx, events: Events, 
     assert "Playing 'status/in-review.slin' (language 'ru')" in log or \
         "Playing 'status/in-review.wav' (language 'ru')" in log, "the status prompt was not played"
     assert "Playback failed" not in log
-    assert "%2F" not in log
+    # The answer's prompt names arrive as they are (the request itself is URL-encoded, as a form is).
+    assert "status%2F" not in log and not any("%2F" in line for line in log.splitlines() if "Playback(" in line)
+    audit = await store.xrange("audit:cases")
+    assert [(fields["channel"], fields["result"]) for _, fields in audit] == [("ivr", "ok")]
+    assert audit[0][1]["who"].endswith("67") and "1234567" not in audit[0][1]["who"]  # the caller, masked
     # One request per question: ExecIf used to expand a GET and a POST for every one (a 405 each time).
     access = [line for line in service.log_text("serve").splitlines() if "aiohttp.access" in line]
     asked = [line for line in access if "/api/ivr/" in line]
@@ -78,3 +82,20 @@ async def test_a_malformed_case_number_is_heard_as_not_verified(pbx: RealPbx, ev
     await resident.hang_up()
     log = pbx.log_text()
     assert "Syntax error" not in log and "invalid_case_number" in log  # the answer, read as key=value
+
+
+async def test_a_withheld_number_is_counted_on_its_line(pbx: RealPbx, events: Events, service_factory: Any,
+                                                        store: aioredis.Redis, tmp_path: Path) -> None:
+    """Issue 16, point 8: the dialplan sends its channel; the service counts a withheld number's failures on the
+    line the call came in on, so they are limited like a caller's."""
+    service = await service_factory()
+    import_cases(service, tmp_path)
+    resident = Resident(pbx, events, "anonymous")
+    await resident.call()
+    await resident.ask_about_case("100200300", "01011900")
+    await resident.is_played("case-not-verified")
+    await resident.hang_up()
+    audit = await store.xrange("audit:cases")
+    assert [(fields["who"], fields["result"]) for _, fields in audit] == [("line:Local/anonymous@test-caller",
+                                                                          "not_verified")]
+    assert await store.keys("case:fail:line:*")  # the line's failure count, where a caller's number would be

@@ -1,0 +1,80 @@
+"""The residents' callback page as a person uses it (issue 18): Russian only, focus and aria-invalid on the
+field at fault, an emptied form after success, a time window in two Tab stops, sent in Moscow time."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from callcenter.config import Settings
+from tests.test_callbacks_e2e import running_hotline
+from tests.test_security_callback_page import ARGS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+LATIN_WORD = re.compile(r"[A-Za-z_]{3,}")
+
+
+async def test_a_resident_fills_the_form_by_keyboard(settings: Settings, redis: aioredis.Redis) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with running_hotline(settings, redis) as hotline, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(str(hotline.client.make_url("/callback")))
+            focused = "document.activeElement.id"
+
+            # Two Tab stops from the number to the topic while "as soon as possible" is chosen, three with a day.
+            await page.focus("#phone")
+            await page.keyboard.press("Tab")
+            assert await page.evaluate(focused) == "when-day"
+            await page.keyboard.press("Tab")
+            assert await page.evaluate(focused) == "topic"
+
+            # A wrong number: a Russian message, the focus back on the number, marked invalid.
+            await page.fill("#phone", "12")
+            async with page.expect_response(lambda r: r.url.endswith("/api/callbacks")):
+                await page.keyboard.press("Shift+Tab")
+                await page.keyboard.press("Shift+Tab")
+                await page.keyboard.press("Enter")
+            await expect(page.locator("#result")).to_have_class("error")
+            message = await page.locator("#result").inner_text()
+            assert "Проверьте номер телефона" in message and not LATIN_WORD.search(message), message
+            assert await page.evaluate(focused) == "phone"
+            assert await page.get_attribute("#phone", "aria-invalid") == "true"
+            assert "result" in (await page.get_attribute("#phone", "aria-describedby") or "")
+            await page.keyboard.press("Control+A")
+            await page.keyboard.type("8 916 555-12-34")  # typing again clears the mark
+            assert await page.get_attribute("#phone", "aria-invalid") is None
+
+            # A day and a window, chosen from the keyboard.
+            await page.keyboard.press("Tab")
+            await page.select_option("#when-day", index=2)  # the day after tomorrow
+            await page.keyboard.press("Tab")
+            assert await page.evaluate(focused) == "when-window"
+            chosen_day = await page.eval_on_selector("#when-day", "s => s.value")
+            await page.select_option("#when-window", "14-16")
+            await page.fill("#topic", "субсидия на ЖКУ")
+            async with page.expect_response(lambda r: r.url.endswith("/api/callbacks")) as answered:
+                await page.keyboard.press("Tab")
+                await page.keyboard.press("Enter")
+            assert (await answered.value).status == 201, await (await answered.value).text()
+            await expect(page.locator("#result")).to_contain_text("Заявка принята")
+            assert await page.evaluate(focused) == "result"
+            # The form is emptied: pressing again sends nothing twice.
+            assert await page.input_value("#phone") == "" and await page.input_value("#topic") == ""
+            assert await page.eval_on_selector("#when-day", "s => s.value") == ""
+            stored = (await hotline.store.find(["scheduled"], limit=10))[0]
+            assert stored.topic == "субсидия на ЖКУ"
+            from datetime import datetime
+            from zoneinfo import ZoneInfo
+            assert stored.not_before == datetime.fromisoformat(f"{chosen_day}T14:00:00").replace(
+                tzinfo=ZoneInfo("Europe/Moscow")).timestamp()
+            assert stored.not_after == stored.not_before + 2 * 3600
+        finally:
+            await browser.close()
