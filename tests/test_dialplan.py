@@ -69,8 +69,10 @@ def exten_matches(pattern: str, exten: str) -> bool:
     if not pattern.startswith("_"):
         return False
     regex = ""
-    for ch in pattern[1:]:
-        regex += {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}.get(ch, re.escape(ch))
+    # A [...] set is a character class as in a regex ([1-3], [235]); everything else one character at a time.
+    for part in re.findall(r"\[[^\]]*\]|.", pattern[1:]):
+        regex += part if part.startswith("[") else \
+            {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}.get(part, re.escape(part))
     return re.fullmatch(regex, exten) is not None
 
 
@@ -206,3 +208,16 @@ def test_the_callers_place_is_taken_when_they_enter_the_queue() -> None:
     queue_at = next(index for index, (app, _args) in enumerate(steps) if app == "Queue")
     assert "CC_JOINED" in steps[queue_at - 1][1]
     assert not any("CC_JOINED" in args for _app, args in steps[:queue_at - 1])
+
+
+def test_the_softphones_quick_connects_are_reachable_from_the_operators_context() -> None:
+    """A blind transfer (REFER) from an operator's softphone runs in their endpoint's context, [operators]."""
+    from callcenter.config import load_settings
+    from callcenter.softphone.identity import quick_connects
+
+    targets = quick_connects(load_settings(REPO / "config" / "callcenter.toml", environ={}).softphone)
+    assert targets
+    for target in targets:
+        resolve(CONTEXTS, "operators", target.number, "1", f"quick connect {target.name}")
+    with pytest.raises(AssertionError, match="no extension"):
+        resolve(CONTEXTS, "operators", "999", "1", "a number no one answers")

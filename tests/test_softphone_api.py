@@ -4,7 +4,10 @@ wrap-ups that supervisors read, and the JsSIP module's route."""
 from __future__ import annotations
 
 import configparser
+import json
 import re
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from callcenter.softphone.identity import sip_password
 from callcenter.softphone.pjsip import Operator, render
 from callcenter.web import dashboard
 from callcenter.web.app import create_app
-from tests.conftest import staff_login
+from tests.conftest import REPO, staff_login
 
 SECRET = "test-softphone-secret-0123456789"
 WS_URL = "wss://pbx.example.org:8089/ws"
@@ -160,3 +163,18 @@ async def test_asterisk_config_writes_the_accounts_endpoints(redis: aioredis.Red
     assert re.findall(r"^\[(\d+)\]\(operator-endpoint\)$", text, flags=re.MULTILINE) == ["101", "102"]
     assert f"password = {sip_password(SECRET, '102')}" in text
     assert stat.S_IMODE(output.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_ice_verdict_of_the_pre_flight_check() -> None:
+    """softphone-checks.js's pure part, run in Node: with STUN/TURN configured a reflexive or relay address is
+    needed; without, any address."""
+    module = REPO / "callcenter" / "web" / "static" / "softphone-checks.js"
+    host = "candidate:1 1 udp 2122260223 192.0.2.2 40000 typ host generation 0"
+    srflx = "candidate:2 1 udp 1686052607 203.0.113.9 40001 typ srflx raddr 192.0.2.2 rport 40000"
+    cases = [([], False), ([host], False), ([host], True), ([host, srflx], True)]
+    calls = ", ".join(f"iceProblem({json.dumps(found)}, {json.dumps(relay)})" for found, relay in cases)
+    script = f"import {{ iceProblem }} from {json.dumps(module.as_uri())};\nconsole.log(JSON.stringify([{calls}]));"
+    done = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30,
+                          check=True)
+    assert json.loads(done.stdout) == ["ice_none", None, "ice_no_relay", None]

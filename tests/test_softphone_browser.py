@@ -75,6 +75,22 @@ PEER_TOOLS = """
   };
 })();
 """
+# Desktop notifications, recorded (a headless page is never hidden, nor can it show one): the test hides the
+# tab by setting window.__hidden.
+NOTIFICATIONS = """
+(() => {
+  window.__notes = [];
+  window.__hidden = false;
+  Object.defineProperty(document, "hidden", { get: () => window.__hidden });
+  window.Notification = class {
+    static permission = "granted";
+    static requestPermission() { return Promise.resolve("granted"); }
+    constructor(title, options) { window.__notes.push(`${title}: ${options?.body ?? ""}`); }
+    addEventListener() {}
+    close() {}
+  };
+})();
+"""
 # The caller's page: two JsSIP phones on Kamailio, the resident (200) and the interpreter desk (300) that takes
 # the transferred call.
 CALLER = """
@@ -191,6 +207,7 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
         try:
             operator_context = await browser.new_context(viewport={"width": 1280, "height": 800})
             await operator_context.add_init_script(PEER_TOOLS)
+            await operator_context.add_init_script(NOTIFICATIONS)
             page = await operator_context.new_page()
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
@@ -217,6 +234,8 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await expect(page.locator('#sp-preflight [data-check="check_ice"]')).to_have_attribute("data-ok", "true")
             await expect(page.locator('#sp-preflight [data-check="check_mic"]')).to_have_attribute("data-ok", "true")
             await expect(page.locator('#sp-preflight [data-check="check_ws"]')).to_have_attribute("data-ok", "true")
+            # The check also lists the microphones (Chromium's fake one here) to choose from, after "default".
+            assert await page.locator("#sp-mic option").count() >= 2
             await page.click("#sp-settings summary")
 
             caller_context = await browser.new_context()
@@ -282,8 +301,9 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             # DTMF from the pad.
             await page.click("#sp-keypad-box summary")
             await page.click('#sp-keypad [data-dtmf="5"]')
-            await page.click('#sp-keypad [data-dtmf="#"]')
+            await page.keyboard.press("#")  # typed, the pad open
             await resident.wait_for_function("() => t.dtmf.join('') === '5#'", polling=100, timeout=5_000)
+            await expect(page.locator("#sp-dtmf-sent")).to_have_text("5#")
 
             # Blind transfer by keyboard to a number: the caller is sent on to the desk, the operator's leg ends.
             await page.keyboard.press("Alt+KeyT")
@@ -313,6 +333,42 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
                 ("op1", "Статус дела", "Переведён к сурдопереводчику", "+74951234567", "1764580000.42", True)
             await resident.evaluate("deskCall.terminate()")
 
+            # The supervisor sees the wrap-up on their dashboard.
+            await live.server.app[ACCOUNTS].add("boss", "Старший смены", "supervisor", PASSWORD)
+            supervisor = await (await browser.new_context()).new_page()
+            await supervisor.goto(live.url)
+            await supervisor.fill("#username", "boss")
+            await supervisor.fill("#password", PASSWORD)
+            await supervisor.keyboard.press("Enter")
+            row = supervisor.locator(f'#wrapups tr[data-wrapup="{wrapup["id"]}"]')
+            await expect(row).to_contain_text("Переведён к сурдопереводчику")
+            await expect(row).to_contain_text("Статус дела")
+            await expect(row).to_contain_text("op1")
+            assert await supervisor.locator("#phone-card").is_hidden(), "a supervisor without an extension has no phone"
+            await supervisor.context.close()
+
+            # Auto-answer, the operator's setting: the next call (a colleague's, while the operator is on a break)
+            # is answered without a key; its wrap-up leaves the break as it was.
+            await page.click("#pause")
+            await expect(page.locator("#my-state")).to_contain_text("Перерыв")
+            pauses = len(actions(live.sim, "QueuePause"))
+            await page.click("#sp-settings summary")
+            await page.check("#sp-auto-answer")
+            await page.click("#sp-settings summary")
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "talking", timeout=5_000)
+            await resident.evaluate("s.terminate()")
+            await expect(card).to_have_attribute("data-phase", "wrapup")
+            await page.click('#sp-wrapup button[type="submit"]')
+            await expect(card).to_have_attribute("data-wrapups", "2")
+            assert len(actions(live.sim, "QueuePause")) == pauses, "the wrap-up touched the operator's break"
+            await expect(page.locator("#my-state")).to_contain_text("Перерыв")
+            await page.click("#resume")
+            await expect(page.locator("#my-state")).not_to_contain_text("Перерыв")
+            await page.click("#sp-settings summary")
+            await page.uncheck("#sp-auto-answer")
+            await page.click("#sp-settings summary")
+
             # The WebSocket drops (the SIP server restarts): the page says so, reconnects and registers again.
             registrations = int(await card.get_attribute("data-registrations") or 0)
             await live.kamailio.stop()
@@ -332,11 +388,15 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             await expect(card).to_have_attribute("data-phase", "ready")
             assert len(actions(live.sim, "QueuePause")) == pauses
             # A call rung out unanswered (the PBX gives up after ring_timeout_seconds, here 2; the caller's page
-            # plays that part with its own timer) is a missed call: the operator is paused and told.
+            # plays that part with its own timer) is a missed call: the operator is paused and told, with desktop
+            # notifications while the tab is hidden.
+            await page.evaluate("window.__hidden = true")
             await resident.evaluate("call()")
             await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
             await resident.evaluate("setTimeout(() => s.terminate(), 1500)")
             await expect(page.locator("#sp-message")).to_contain_text("Пропущен звонок: Иван Петров", timeout=5_000)
+            assert await page.evaluate("window.__notes") == ["Входящий звонок: Иван Петров +74951234567",
+                                                             "Пропущен звонок: Иван Петров +74951234567"]
             await expect(page.locator("#sp-message")).to_contain_text("на паузе «не отвечает»")
             await expect(card).to_have_attribute("data-phase", "ready")
             await expect(page.locator("#my-state")).to_contain_text("Не отвечает")

@@ -219,7 +219,9 @@ write = all
         # them (so the lines below find and change them like the rest).
         extensions = (REGISTERED_OPERATOR, UNREGISTERED_OPERATOR, *self.browser_operators)
         operators = render([Operator(ext, f"Оператор {ext}") for ext in extensions], self.softphone_secret)
-        text = replace_line(text, r"#tryinclude pjsip_operators\.conf", operators)
+        # ...and the include itself after them, as production has it: `callcenter asterisk-config` writes it.
+        text = replace_line(text, r"#tryinclude pjsip_operators\.conf",
+                            operators + "\n#tryinclude pjsip_operators.conf")
         # The browsers' WSS transport needs Asterisk's TLS web server; the SIP tests use UDP only.
         text = replace_line(text, r"protocol = wss", "protocol = ws")
         text = replace_line(text, r"bind = 0\.0\.0\.0:8089", f"bind = 127.0.0.1:{free_port()}")

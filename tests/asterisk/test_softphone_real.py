@@ -5,8 +5,10 @@ browser, the operator answers, audio flows both ways through Asterisk, hangs up 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from callcenter.config import Settings
 from callcenter.softphone.store import SoftphoneStore
 from callcenter.web.dashboard import JSSIP
 from tests.asterisk.conftest import Events
-from tests.asterisk.pbx import RealPbx, free_port
+from tests.asterisk.pbx import REGISTERED_OPERATOR, RealPbx, free_port
 from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.test_softphone_browser import ARGS, CHROMIUM, PEER_TOOLS, energy_over, write_tone
@@ -47,14 +49,36 @@ async def pbx(tmp_path: Path, prompts_dir: Path) -> AsyncIterator[RealPbx]:
         await test_pbx.stop()
 
 
+async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> Any:
+    """The operator's dashboard logged in, its softphone registered and qualified, in the queue and free."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await context.add_init_script(PEER_TOOLS)
+    page = await context.new_page()
+    await page.goto(service.url + "/")
+    await page.fill("#username", "op103")
+    await page.fill("#password", PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#phone-card")).to_have_attribute("data-registered", "true", timeout=15_000)
+    await pbx.command(f"pjsip qualify {BROWSER}")
+    await page.click("#queue-in")
+    await expect(page.locator(f'#members tr[data-interface="Local/{BROWSER}@agents"]')).to_contain_text(
+        "свободен", timeout=15_000)
+    return page
+
+
+def softphone_settings(pbx: RealPbx) -> dict[str, str]:
+    return {"CALLCENTER_SOFTPHONE_WEBSOCKET_URL": f"ws://127.0.0.1:{pbx.websocket_port}/ws",
+            "CALLCENTER_SOFTPHONE_SIP_DOMAIN": "127.0.0.1", "CALLCENTER_SOFTPHONE_SECRET": pbx.softphone_secret,
+            "CALLCENTER_SOFTPHONE_WRAPUP_SECONDS": "30"}
+
+
 async def test_a_queue_call_answered_in_the_browser(pbx: RealPbx, events: Events, service_factory: Any,
                                                     store: aioredis.Redis, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright, expect
 
-    service = await service_factory(
-        CALLCENTER_SOFTPHONE_WEBSOCKET_URL=f"ws://127.0.0.1:{pbx.websocket_port}/ws",
-        CALLCENTER_SOFTPHONE_SIP_DOMAIN="127.0.0.1", CALLCENTER_SOFTPHONE_SECRET=pbx.softphone_secret,
-        CALLCENTER_SOFTPHONE_WRAPUP_SECONDS="30")
+    service = await service_factory(**softphone_settings(pbx))
     await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
     await CaseStore(store, Settings().cases).upsert_all([
         Case("100200300", "Ежемесячное пособие", "Иванова А. П.", "1954-03-15", ["+79160007001"], "in_review",
@@ -65,24 +89,12 @@ async def test_a_queue_call_answered_in_the_browser(pbx: RealPbx, events: Events
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                    args=[*ARGS, f"--use-file-for-fake-audio-capture={tone}"])
         try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 800})
-            await context.add_init_script(PEER_TOOLS)
-            page = await context.new_page()
-            await page.goto(service.url + "/")
-            await page.fill("#username", "op103")
-            await page.fill("#password", PASSWORD)
-            await page.keyboard.press("Enter")
+            page = await sit_down_at_the_browser(browser, pbx, service)
             card = page.locator("#phone-card")
-            await expect(card).to_have_attribute("data-registered", "true", timeout=15_000)
-
-            # Asterisk has the browser's contact over the WebSocket; once qualified, app_queue sees it free.
+            # Asterisk has the browser's contact over the WebSocket, and app_queue sees the endpoint free.
             contacts = await pbx.command("pjsip show contacts")
             assert any(f"{BROWSER}/sip:" in line and "transport=ws" in line for line in contacts.splitlines()), \
                 contacts
-            await pbx.command(f"pjsip qualify {BROWSER}")
-            await page.click("#queue-in")
-            await expect(page.locator(f'#members tr[data-interface="Local/{BROWSER}@agents"]')).to_contain_text(
-                "свободен", timeout=15_000)
             shown = await pbx.command("queue show hotline")
             assert f"PJSIP/{BROWSER}" in shown and "Not in use" in shown, shown
 
@@ -133,3 +145,74 @@ async def test_a_queue_call_answered_in_the_browser(pbx: RealPbx, events: Events
             await expect(page.locator('[data-figure="answered"]')).to_have_text("1", timeout=10_000)
         finally:
             await browser.close()
+
+
+async def test_a_blind_transfer_and_a_rung_out_call(pbx: RealPbx, events: Events, service_factory: Any,
+                                                    store: aioredis.Redis) -> None:
+    """Transfer to a quick connect (Asterisk takes the REFER; operator 101's phone answers the resident), then a
+    call left ringing: app_queue's timeout ends it, autopause pauses the operator, the page says so."""
+    from playwright.async_api import async_playwright, expect
+
+    service = await service_factory(**softphone_settings(pbx))
+    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = await sit_down_at_the_browser(browser, pbx, service)
+            card = page.locator("#phone-card")
+            first = Resident(pbx, events, "+79160007002")
+            await first.call()
+            await first.reaches("Background", context="hotline-ivr")
+            await first.press("1")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=30_000)
+            await page.keyboard.press("Alt+KeyA")
+            await expect(card).to_have_attribute("data-phase", "talking", timeout=10_000)
+            await page.keyboard.press("Alt+KeyT")
+            await page.keyboard.type(REGISTERED_OPERATOR)
+            await page.keyboard.press("Enter")
+            answered = await events.wait(lambda m: m.name == "UserEvent" and m.get("UserEvent") ==
+                                         "TestOperatorAnswered", 20, "operator 101's phone answering the transfer")
+            assert answered.get("Phone") == f"op{REGISTERED_OPERATOR}"
+            await expect(page.locator("#sp-message")).to_contain_text(f"Звонок переведён на {REGISTERED_OPERATOR}")
+            await expect(card).to_have_attribute("data-phase", "wrapup", timeout=10_000)
+            transferred = await events.wait(
+                lambda m: m.name == "BlindTransfer" and m.get("Result") == "Success", 10, "Asterisk's BlindTransfer")
+            assert transferred.get("Extension") == REGISTERED_OPERATOR
+            await page.click('#sp-wrapup button[type="submit"]')
+            await expect(card).to_have_attribute("data-wrapups", "1")
+            await first.hang_up()
+
+            # The next caller is left ringing: app_queue gives up after its timeout (15 s) and pauses the member.
+            second = Resident(pbx, events, "+79160007003")
+            await second.call()
+            await second.reaches("Background", context="hotline-ivr")
+            await second.press("1")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=40_000)
+            await expect(page.locator("#sp-message")).to_contain_text("Пропущен звонок", timeout=25_000)
+            await expect(page.locator("#sp-message")).to_contain_text("на паузе «не отвечает»")
+            paused = await events.wait(lambda m: m.name == "QueueMemberPause" and m.get("Paused") == "1"
+                                       and m.get("Interface") == f"Local/{BROWSER}@agents", 10, "the member paused")
+            assert paused is not None
+            await expect(page.locator("#my-state")).to_contain_text("пауза", timeout=10_000)
+            await second.hang_up()
+        finally:
+            await browser.close()
+
+
+async def test_asterisk_config_writes_the_endpoints_and_asterisk_reloads_them(pbx: RealPbx, store: aioredis.Redis,
+                                                                              redis_url: str) -> None:
+    """`callcenter asterisk-config --reload` against a running Asterisk: a new operator's endpoint appears."""
+    await AccountStore(store).add("op105", "Оператор 105", "operator", PASSWORD, "Local/105@agents", "105")
+    assert "105" not in await pbx.command("pjsip show endpoints")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLCENTER_")}
+    env.update({"REDIS_URL": redis_url, "CALLCENTER_SOFTPHONE_SECRET": pbx.softphone_secret,
+                "CALLCENTER_AMI_HOST": "127.0.0.1", "CALLCENTER_AMI_PORT": str(pbx.ami_port),
+                # The service's own AMI user may not reload modules (no `system` write): the installer's may.
+                "CALLCENTER_AMI_USERNAME": "tester", "CALLCENTER_AMI_SECRET": pbx.tester_secret})
+    done = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "callcenter", "asterisk-config", "--output", str(pbx.etc / "pjsip_operators.conf"),
+        "--reload"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "reloaded res_pjsip" in done.stdout
+    shown = await pbx.command("pjsip show endpoint 105")
+    assert "Оператор 105" in shown and "105" in await pbx.command("pjsip show aors"), shown

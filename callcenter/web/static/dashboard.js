@@ -646,10 +646,11 @@ async function start() {
   loadToday();
   loadWrapups();
   loadLockouts();
-  if (["operator", "supervisor"].includes(state.me.role)) {
+  // Operators always get the phone (or are told why not); a supervisor only when they have an extension.
+  if (state.me.role === "operator" || (state.me.role === "supervisor" && state.me.extension)) {
     startSoftphone({ api, lang: state.lang, hooks: {
       showCase,
-      inQueue: () => Boolean(state.me?.interface && state.queue?.membersByInterface[state.me.interface]),
+      member: () => (state.me?.interface && state.queue?.membersByInterface[state.me.interface]) || null,
       onCaller: (pop) => { state.pop = { at: Date.now(), ...pop, interface: state.me.interface }; renderCall(); },
     } }).catch((error) => { $("sp-message").textContent = errorText(error, state.lang); });
   }

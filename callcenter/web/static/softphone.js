@@ -3,9 +3,12 @@
 //
 // One call at a time: idle -> ringing -> talking -> wrap-up -> idle. The SIP password comes from
 // /api/softphone/account (the operator's own session, never the page's source); one tab per operator holds the
-// line (/api/softphone/line, renewed while the tab lives).
+// line (/api/softphone/line, renewed while the tab lives). The ring (tone, title, notification) is
+// softphone-ring.js; the pre-flight probes and device lists are softphone-checks.js.
 
 import JsSIP from "/static/vendor/jssip.min.js";
+import { gatherCandidates, iceProblem, listDevices, microphoneProblem } from "./softphone-checks.js";
+import { askNotificationPermission, notify, startRing, stopRing } from "./softphone-ring.js";
 
 const TEXT = {
   ru: {
@@ -28,8 +31,8 @@ const TEXT = {
     dropped: "Связь с АТС потеряна. Переподключаемся…", restored: "Связь с АТС восстановлена, телефон снова на линии.",
     reg_failed: "АТС не приняла регистрацию", missed: "Пропущен звонок", paused_missed: "Вы на паузе «не отвечает». Нажмите «Продолжить» в разделе «Я», когда будете готовы.",
     not_configured: "Телефон в браузере не настроен", transferred: "Звонок переведён на", transfer_failed: "Перевод не удался",
-    call_ended: "Звонок завершён", saved: "Итог звонка сохранён.", shortcuts: "Клавиши: Alt+A ответить, Alt+M микрофон, Alt+H удержание, Alt+T перевод, Alt+X завершить или отклонить",
-    after_call_reason: "Поствызывная обработка", not_responding: "Не отвечает", mic_error: "Нет доступа к микрофону",
+    saved: "Итог звонка сохранён.", shortcuts: "Клавиши: Alt+A ответить, Alt+M микрофон, Alt+H удержание, Alt+T перевод, Alt+X завершить или отклонить",
+    after_call_reason: "Поствызывная обработка", not_responding: "Не отвечает",
     caller_gone: "Звонящий положил трубку, не дождавшись ответа",
   },
   en: {
@@ -51,8 +54,8 @@ const TEXT = {
     dropped: "Lost the PBX connection. Reconnecting…", restored: "PBX connection restored; the phone is back on the line.",
     reg_failed: "The PBX refused the registration", missed: "Missed call", paused_missed: "You are paused as \"not responding\". Press Resume under Me when ready.",
     not_configured: "The browser phone is not configured", transferred: "Call transferred to", transfer_failed: "Transfer failed",
-    call_ended: "Call ended", saved: "Wrap-up saved.", shortcuts: "Keys: Alt+A answer, Alt+M mute, Alt+H hold, Alt+T transfer, Alt+X hang up or reject",
-    after_call_reason: "After-call work", not_responding: "Not responding", mic_error: "No microphone access",
+    saved: "Wrap-up saved.", shortcuts: "Keys: Alt+A answer, Alt+M mute, Alt+H hold, Alt+T transfer, Alt+X hang up or reject",
+    after_call_reason: "After-call work", not_responding: "Not responding",
     caller_gone: "The caller hung up before the answer",
   },
 };
@@ -65,8 +68,8 @@ const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 const sp = {
   lang: "ru", api: null, hooks: {}, account: null, ua: null, session: null, phase: "off", tab: randomId(),
   lineTimer: null, hadRegistration: false, dropped: false, registrations: 0, caller: null, answeredAt: 0,
-  startedAt: 0, timer: null, wrapupTimer: null, wrapupLeft: 0, ring: null, titleTimer: null, baseTitle: "",
-  muted: false, held: false, message: "", messageKey: "", started: false, lastCall: null,
+  startedAt: 0, timer: null, wrapupTimer: null, wrapupLeft: 0,
+  muted: false, held: false, messageKey: "", messageExtra: "", started: false, lastCall: null, wrapupPaused: false,
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[sp.lang][key] ?? key;
@@ -172,7 +175,9 @@ function register() {
     if (sp.dropped) { sp.dropped = false; say("restored"); }
     sp.hadRegistration = true;
     if (sp.phase === "connecting" || sp.phase === "off") sp.phase = "ready";
-    if (sp.session) restartIce();
+    // Back after a drop mid-call: media does not go through the WebSocket, so restart ICE only if it broke too.
+    const pc = sp.session?.connection;
+    if (pc && ["disconnected", "failed"].includes(pc.iceConnectionState)) restartIce();
     render();
   });
   sp.ua.on("unregistered", () => { if (sp.phase === "ready") sp.phase = "connecting"; render(); });
@@ -208,7 +213,7 @@ function incoming(session, request) {
   session.on("confirmed", () => {
     sp.answeredAt = Date.now();
     sp.phase = "talking";
-    stopRinging();
+    stopRing();
     startTimer();
     render();
   });
@@ -216,7 +221,7 @@ function incoming(session, request) {
   session.on("unhold", () => render());
   session.on("ended", () => callEnded(true));
   session.on("failed", (e) => callEnded(false, e.cause));
-  startRinging();
+  $("phone-card").dataset.ringTone = startRing(displayCaller(sp.caller), t("incoming"));
   render();
   lookUpCaller(sp.caller);
   if (localStorage.getItem("softphone.autoAnswer") === "1") answer();
@@ -318,7 +323,7 @@ function callEnded(answered, cause) {
   const caller = sp.caller;
   const missed = isMissed(answered, cause);
   const callerGone = !answered && sp.phase === "ringing" && !missed && cause === JsSIP.C.causes.CANCELED;
-  stopRinging();
+  stopRing();
   stopTimer();
   sp.session = null;
   $("sp-audio").srcObject = null;
@@ -344,7 +349,7 @@ function callEnded(answered, cause) {
 }
 
 async function pause(paused, reason) {
-  if (!sp.hooks.inQueue?.()) return;
+  if (!sp.hooks.member?.()) return;  // not in the queue: nothing to pause
   await sp.api("POST", "/api/me/pause", paused ? { paused, reason } : { paused }).catch(() => {});
 }
 
@@ -355,7 +360,9 @@ async function pause(paused, reason) {
 function startWrapup() {
   sp.phase = "wrapup";
   sp.wrapupLeft = sp.account.wrapup_seconds;
-  pause(true, PAUSE_AFTER_CALL);
+  // An operator who was paused already (a colleague's call rang while on a break) stays paused afterwards.
+  sp.wrapupPaused = sp.hooks.member?.()?.state !== "paused";
+  if (sp.wrapupPaused) pause(true, PAUSE_AFTER_CALL);
   $("sp-note").value = "";
   $("sp-disposition").value = sp.account.dispositions[0];
   clearInterval(sp.wrapupTimer);
@@ -373,7 +380,8 @@ async function finishWrapup() {
   sp.phase = "ready";
   render();
   await saveWrapup($("sp-disposition").value, $("sp-note").value);
-  await pause(false);
+  if (sp.wrapupPaused) await pause(false);
+  sp.wrapupPaused = false;
 }
 
 async function saveWrapup(disposition, note) {
@@ -394,62 +402,6 @@ async function saveWrapup(disposition, note) {
   }
 }
 
-// -- ringing: tone, title, notification --------------------------------------------------------------------------
-
-let audioContext = null;
-function context() {
-  audioContext ||= new AudioContext();
-  if (audioContext.state === "suspended") audioContext.resume().catch(() => {});
-  return audioContext;
-}
-// Browsers start audio only after the user touched the page: the first click or key unlocks the ring tone.
-for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, () => context(), { once: true });
-
-function startRinging() {
-  const ctx = context();
-  const gain = ctx.createGain();
-  gain.gain.value = 0;
-  gain.connect(ctx.destination);
-  const tones = [440, 480].map((hz) => {
-    const osc = ctx.createOscillator();
-    osc.frequency.value = hz;
-    osc.connect(gain);
-    osc.start();
-    return osc;
-  });
-  // 1 s on, 2 s off, scheduled ahead on the audio clock (no timers needed for the cadence).
-  const now = ctx.currentTime;
-  for (let i = 0; i < 20; i++) {
-    gain.gain.setValueAtTime(0.15, now + i * 3);
-    gain.gain.setValueAtTime(0, now + i * 3 + 1);
-  }
-  sp.ring = { gain, tones };
-  $("phone-card").dataset.ringTone = ctx.state;
-  sp.baseTitle = document.title;
-  let flip = false;
-  const who = displayCaller(sp.caller);
-  sp.titleTimer = setInterval(() => { flip = !flip; document.title = flip ? `☎ ${who}` : sp.baseTitle; }, 800);
-  document.title = `☎ ${who}`;
-  if (document.hidden) notify(t("incoming"), who);
-}
-
-function stopRinging() {
-  if (sp.ring) {
-    for (const osc of sp.ring.tones) osc.stop();
-    sp.ring.gain.disconnect();
-    sp.ring = null;
-  }
-  clearInterval(sp.titleTimer);
-  sp.titleTimer = null;
-  if (sp.baseTitle) document.title = sp.baseTitle;
-}
-
-function notify(title, body) {
-  if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
-  const note = new Notification(title, { body, tag: "hotline-call", requireInteraction: true });
-  note.addEventListener("click", () => { window.focus(); note.close(); });
-}
-
 function displayCaller(caller) {
   if (!caller) return "";
   return [caller.name, caller.number].filter(Boolean).join(" ") || t("unknown");
@@ -458,14 +410,12 @@ function displayCaller(caller) {
 // -- devices and the pre-flight check -------------------------------------------------------------------------
 
 async function loadDevices() {
-  if (!navigator.mediaDevices?.enumerateDevices) return;
-  const devices = await navigator.mediaDevices.enumerateDevices();
+  const devices = await listDevices();
   for (const [id, kind, key] of [["sp-mic", "audioinput", "softphone.microphone"],
                                  ["sp-output", "audiooutput", "softphone.output"]]) {
     const chosen = localStorage.getItem(key) || "";
-    const options = devices.filter((d) => d.kind === kind && d.deviceId !== "default");
-    $(id).innerHTML = `<option value="">${esc(t("default_device"))}</option>`
-      + options.map((d, i) => `<option value="${esc(d.deviceId)}"${d.deviceId === chosen ? " selected" : ""}>${esc(d.label || `${kind} ${i + 1}`)}</option>`).join("");
+    $(id).innerHTML = `<option value="">${esc(t("default_device"))}</option>` + devices[kind].map((d) =>
+      `<option value="${esc(d.id)}"${d.id === chosen ? " selected" : ""}>${esc(d.label)}</option>`).join("");
   }
 }
 
@@ -475,41 +425,14 @@ function applyOutput(audio) {
 }
 
 async function preflight() {
-  const results = [];
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
-    stream.getTracks().forEach((track) => track.stop());
-    results.push(["check_mic", true, t("ok")]);
-    await loadDevices();
-  } catch (error) {
-    results.push(["check_mic", false, t(error.name === "NotFoundError" ? "mic_none" : "mic_denied")]);
-  }
-  results.push(["check_ws", Boolean(sp.ua?.isConnected()), sp.ua?.isConnected() ? t("ok") : t("ws_down")]);
-  const ice = await gatherCandidates();
-  const wantsRelay = sp.account.ice_servers.length > 0;
-  const good = ice.length > 0 && (!wantsRelay || ice.some((c) => / typ (srflx|relay)/.test(c)));
-  results.push(["check_ice", good, good ? t("ok") : t(ice.length ? "ice_no_relay" : "ice_none")]);
-  $("sp-preflight").innerHTML = results.map(([key, ok, text]) =>
-    `<li class="${ok ? "good" : "bad"}" data-check="${key}" data-ok="${ok}">${ok ? "✓" : "✗"} ${esc(t(key))}: ${esc(text)}</li>`).join("");
-  if ("Notification" in window && Notification.permission === "default") Notification.requestPermission().catch(() => {});
-  return results;
-}
-
-async function gatherCandidates() {
-  const pc = new RTCPeerConnection(rtcConfig());
-  const found = [];
-  try {
-    pc.createDataChannel("probe");
-    const done = new Promise((resolve) => {
-      pc.addEventListener("icecandidate", (e) => { if (e.candidate) found.push(e.candidate.candidate); else resolve(); });
-      setTimeout(resolve, 5000);
-    });
-    await pc.setLocalDescription(await pc.createOffer());
-    await done;
-  } finally {
-    pc.close();
-  }
-  return found;
+  const mic = await microphoneProblem();
+  if (!mic) await loadDevices();
+  const connected = Boolean(sp.ua?.isConnected());
+  const ice = iceProblem(await gatherCandidates(rtcConfig()), sp.account.ice_servers.length > 0);
+  const results = [["check_mic", mic], ["check_ws", connected ? null : "ws_down"], ["check_ice", ice]];
+  $("sp-preflight").innerHTML = results.map(([key, problem]) =>
+    `<li class="${problem ? "bad" : "good"}" data-check="${key}" data-ok="${!problem}">${problem ? "✗" : "✓"} ${esc(t(key))}: ${esc(t(problem || "ok"))}</li>`).join("");
+  askNotificationPermission();
 }
 
 // -- rendering -------------------------------------------------------------------------------------------------
@@ -613,14 +536,19 @@ $("sp-output").addEventListener("change", (e) => { localStorage.setItem("softpho
 $("sp-check").addEventListener("click", () => preflight());
 $("sp-settings").addEventListener("toggle", () => { if ($("sp-settings").open) loadDevices().catch(() => {}); });
 
-// Alt + a letter, by the key's position (event.code), so the shortcuts work with the Russian layout too. Keys
-// typed into the DTMF pad's digits go to the call when the pad is open.
+// Alt + a letter, by the key's position (event.code), so the shortcuts work with the Russian layout too. While
+// the keypad is open, digits, * and # typed outside a text field go to the call as DTMF.
 const SHORTCUTS = {
   KeyA: answer, KeyM: toggleMute, KeyH: toggleHold, KeyX: hangUp,
   KeyT: () => { if (sp.phase === "talking") $("sp-transfer-number").focus(); },
 };
 document.addEventListener("keydown", (event) => {
-  if (!sp.started || !event.altKey || event.ctrlKey || event.metaKey) return;
+  if (!sp.started || event.ctrlKey || event.metaKey) return;
+  if (!event.altKey) {
+    const typing = event.target.closest?.("input, textarea, select");
+    if ($("sp-keypad-box").open && !typing && DTMF_KEYS.includes(event.key)) sendDtmf(event.key);
+    return;
+  }
   const action = SHORTCUTS[event.code];
   if (!action) return;
   event.preventDefault();
