@@ -202,6 +202,19 @@ async def test_a_locked_case_lets_only_a_few_fresh_callers_try(redis: aioredis.R
     assert (await store.verify("100200300", "15031954", [("addr", "10.2.0.1")], now=now + 20)).result == "locked"
 
 
+async def test_a_guesser_hammering_a_locked_case_spends_none_of_the_residents_tries(redis: aioredis.Redis,
+                                                                                   tmp_path: Path) -> None:
+    store = CaseStore(redis, CaseSettings(max_failures=3, failure_window_minutes=15, lock_minutes=30))
+    await store.upsert_all(check_file(write_rows(tmp_path), PATTERN, VOCABULARY).cases)
+    now = 1_800_000_000.0
+    for i in range(3):
+        await store.verify("100200300", "01011900", [("addr", "10.0.0.1")], now=now + i)
+    for i in range(20):  # the same guesser, locked, keeps trying
+        assert (await store.verify("100200300", "01011900", [("addr", "10.0.0.1")], now=now + 5 + i)).result == \
+            "locked"
+    assert (await store.verify("100200300", "15031954", [("addr", "10.3.0.1")], now=now + 30)).result == "ok"
+
+
 async def test_withheld_numbers_are_limited_per_line(redis: aioredis.Redis, tmp_path: Path) -> None:
     store = CaseStore(redis, CaseSettings(max_failures=5, anonymous_line_max_failures=8))
     await store.upsert_all(check_file(write_rows(tmp_path), PATTERN, VOCABULARY).cases)

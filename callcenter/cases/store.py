@@ -153,10 +153,12 @@ class CaseStore:
             window = self.settings.failure_window_minutes * 60
             failed_before = int(await self._failures_since(keys=[fail for fail, _ in caller_keys],
                                                            args=[now - window])) if caller_keys else 1
+            if failed_before:
+                return Verdict("locked")  # and spends none of the fresh callers' tries
             tries_key = case_lock + ":tries"
             tries = int(await self.redis.incr(tries_key))
             await self.redis.expire(tries_key, int(self.settings.lock_minutes * 60) + 60)
-            if failed_before or tries > self.settings.max_failures:
+            if tries > self.settings.max_failures:
                 return Verdict("locked")
         case = await self.get(number)
         kind, value = normalise_factor(factor)
