@@ -146,7 +146,8 @@ const pbxNow = () => Date.now() / 1000 + state.clockOffset;
 
 const fill = (key, values) => Object.entries(values).reduce((text, [k, v]) => text.replace(`{${k}}`, v), t(key));
 // An element whose text is a running time: the one-second tick rewrites these and nothing else.
-const since = (epoch) => `<span data-since="${esc(epoch)}">${esc(duration(pbxNow() - epoch))}</span>`;
+// Its text is left to the tick, so a row's HTML stays the same from one render to the next and is not rebuilt.
+const since = (epoch) => `<span data-since="${esc(epoch)}"></span>`;
 const mine = () => (state.me && state.queue ? state.queue.membersByInterface[state.me.interface] : null);
 const myCall = () => (state.me && state.queue ? (state.queue.calls || []).find((c) => c.interface === state.me.interface) : null);
 
@@ -197,6 +198,7 @@ function render() {
       <td>${esc(m.calls_taken)}</td>`, "", "interface");
   renderMe();
   renderCall();
+  tick();
 }
 
 // The operator's own place: what they can do now is all that is offered.
@@ -399,6 +401,7 @@ function renderVideo() {
       ${involved || me.role === "supervisor" ? `<button type="button" class="secondary" data-video-end="${esc(v.id)}">${esc(t("end"))}</button>` : ""}
       </td>`;
   }, `<tr><td colspan="5">${esc(t("video_none"))}</td></tr>`, "video");
+  tick();
 }
 
 function renderOfferCountdowns() {
