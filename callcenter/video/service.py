@@ -417,9 +417,10 @@ class VideoService:
                 await self._push(session_id, other, {"type": "text", "from": role, "t140": t140})
 
     def _forget_text(self, session_id: str) -> None:
+        """Drop an ended session's typing state and its participants' chat and text allowances."""
         for key in [key for key in self._text_due if key[0] == session_id]:
             self._text_due.pop(key).cancel()
-        for store in (self._lines, self._text_throttles, self._text_buckets):
+        for store in (self._lines, self._text_throttles, self._text_buckets, self._chat_buckets):
             for key in [key for key in store if key[0] == session_id]:
                 del store[key]
         for shown in [key for key in self._shown if key[0] == session_id]:
@@ -554,8 +555,6 @@ class VideoService:
             await self.hub.close_session(session.id)
             self.sessions.pop(session.id, None)
             self.addresses.pop(session.id, None)
-            for role in ("resident", "interpreter", "operator"):
-                self._chat_buckets.pop((session.id, role), None)
             self._forget_text(session.id)
             self.assigned_operator.pop(session.id, None)
             self._requeued.pop(session.id, None)

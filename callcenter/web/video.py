@@ -28,9 +28,9 @@ from callcenter.video.store import VideoStore
 from callcenter.web.auth import ACCOUNTS, COOKIE, STAFF, session_of
 from callcenter.web.body import json_object
 from callcenter.web.errors import ApiError
-from callcenter.web.hotline import check_origin
 from callcenter.web.keys import CLOCK, HOURS, REDIS, SETTINGS
 from callcenter.web.openapi import operation
+from callcenter.web.security import check_same_site
 from callcenter.web.streams import tied_to_session
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ async def end(request: web.Request) -> web.Response:
            "chat, chat_history, text {from, t140}, error {error, message}.",
            responses={101: ("switching to WebSocket", None), 403: ("a page from another site", None)})
 async def signalling(request: web.Request) -> web.WebSocketResponse:
-    check_origin(request)
+    check_same_site(request)
     service = _service(request)
     staff = await request.app[ACCOUNTS].session(request.cookies.get(COOKIE, ""))
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
