@@ -3,7 +3,6 @@ violation (issue 18)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from callcenter.web.auth import ACCOUNTS
 from tests import test_dashboard_browser as dashboard
 from tests.conftest import REPO
-from tests.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, Live
+from tests.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, Live, log_in
 
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 pytestmark = [
@@ -51,11 +50,7 @@ async def test_no_wcag_violation_on_any_page_for_any_role(live: Live) -> None:
                 found[f"/{path} (anonymous)"] = await violations(page)
             for username in ("op1", "int1", "sup1"):
                 page = await (await browser.new_context(bypass_csp=True)).new_page()
-                await page.goto(live.url)
-                await page.fill("#username", username)
-                await page.fill("#password", PASSWORD)
-                await page.keyboard.press("Enter")
-                await expect(page.locator("#link")).to_have_class(re.compile("online"))
+                await log_in(page, live.url, username)
                 found[f"/ ({username})"] = await violations(page)
                 if username == "sup1":
                     await page.goto(live.url + "reports/day?date=2026-11-24")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -68,6 +69,17 @@ async def live(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Live]
     finally:
         await server.close()
         await sim.stop()
+
+
+async def log_in(page: Any, url: str, username: str) -> None:
+    """The login form filled in, and the dashboard online (its WebSocket open)."""
+    from playwright.async_api import expect
+
+    await page.goto(url)
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#link")).to_have_class(re.compile("online"))
 
 
 def actions(sim: PbxSimulator, name: str) -> list[dict[str, str]]:

@@ -11,21 +11,11 @@ import pytest
 
 from callcenter.web.auth import ACCOUNTS
 from tests import test_dashboard_browser as dashboard
-from tests.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, Live
+from tests.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, Live, log_in
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed")
 live = dashboard.live  # the dashboard tests' service and PBX simulator, as a fixture of this module too
-
-
-async def log_in(page, url: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    from playwright.async_api import expect
-
-    await page.goto(url)
-    await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
-    await page.keyboard.press("Enter")
-    await expect(page.locator("#link")).to_have_class(re.compile("online"))
 
 
 async def test_an_operators_buttons_lists_and_words(live: Live) -> None:

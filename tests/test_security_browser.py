@@ -3,12 +3,10 @@ the dashboard's WebSocket allowed by connect-src 'self') and no violation is rep
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests import test_dashboard_browser as dashboard
-from tests.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, Live
+from tests.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, Live, log_in
 
 live = dashboard.live  # the dashboard tests' service and simulator, as a fixture of this module too
 
@@ -44,11 +42,7 @@ async def test_pages_run_under_the_policy_without_violations(live: Live) -> None
                 assert await page.evaluate("document.styleSheets.length") >= 1
                 assert await page.evaluate("window.__violations") == [], path
 
-            await page.goto(live.url)
-            await page.fill("#username", "sup1")
-            await page.fill("#password", PASSWORD)
-            await page.keyboard.press("Enter")
-            await expect(page.locator("#link")).to_have_class(re.compile("online"))  # the WebSocket is allowed
+            await log_in(page, live.url, "sup1")  # online: the dashboard's WebSocket is allowed
             assert await page.evaluate("window.__violations") == []
 
             await page.goto(live.url + "reports/day?date=2026-11-24")
