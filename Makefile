@@ -30,8 +30,11 @@ $(JSSIP): $(NPM_STAMP)
 run: $(STAMP) $(JSSIP)
 	$(BIN)/callcenter run
 
+# Two workers: most tests wait on processes, browsers and Asterisk rather than on the CPU (see tests/asterisk).
+PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+
 test: $(STAMP) $(JSSIP) lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check callcenter tests $(wildcard benchmarks)

@@ -31,13 +31,18 @@ QUEUE_SOUNDS = ("queue-youarenext", "queue-thereare", "queue-callswaiting", "que
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    ours = [item for item in items if here in Path(str(item.fspath)).parents]
+    # `make test` runs two pytest-xdist workers: the real-PBX tests stay one after another on one of them (each
+    # starts an Asterisk, a service and often a browser; two at once would fight over the 2 cores and their
+    # timers), while the other worker takes the rest of the suite.
+    for item in ours:
+        item.add_marker(pytest.mark.xdist_group("real-asterisk"))
     if MISSING is None:
         return
     skip = pytest.mark.skip(reason=f"real-PBX test: {MISSING}")
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(skip)
+    for item in ours:
+        item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +62,13 @@ def prompts_dir() -> Iterator[Path]:
 
 
 @pytest.fixture
-async def pbx(tmp_path: Path, prompts_dir: Path) -> AsyncIterator[RealPbx]:
-    test_pbx = RealPbx(tmp_path / "asterisk", prompts_dir, http_port=free_port())
+async def pbx(tmp_path: Path, prompts_dir: Path, request: pytest.FixtureRequest) -> AsyncIterator[RealPbx]:
+    """The harness's Asterisk; `@pytest.mark.browser_operators("103", ...)` adds the SIP WebSocket and those
+    operators' webrtc endpoints for the dashboard's softphone."""
+    marker = request.node.get_closest_marker("browser_operators")
+    browsers = tuple(marker.args) if marker else ()
+    test_pbx = RealPbx(tmp_path / "asterisk", prompts_dir, http_port=free_port(),
+                       websocket_port=free_port() if browsers else 0, browser_operators=browsers)
     await test_pbx.start()
     try:
         yield test_pbx

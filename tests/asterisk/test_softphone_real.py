@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from callcenter.config import Settings
 from callcenter.softphone.store import SoftphoneStore
 from callcenter.web.dashboard import JSSIP
 from tests.asterisk.conftest import Events
-from tests.asterisk.pbx import REGISTERED_OPERATOR, RealPbx, free_port
+from tests.asterisk.pbx import REGISTERED_OPERATOR, RealPbx
 from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.test_softphone_browser import ARGS, CHROMIUM, PEER_TOOLS, energy_over, write_tone
@@ -31,22 +30,11 @@ from tests.test_softphone_browser import ARGS, CHROMIUM, PEER_TOOLS, energy_over
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
     pytest.mark.skipif(not JSSIP.is_file(), reason="JsSIP is not built: `npm ci && npm run build` (make test does it)"),
+    pytest.mark.browser_operators("103"),
     pytest.mark.skipif(shutil.which("sox") is None, reason="sox measures what the resident hears"),
 ]
 BROWSER = "103"
 PASSWORD = "real pbx browser password"
-
-
-@pytest.fixture
-async def pbx(tmp_path: Path, prompts_dir: Path) -> AsyncIterator[RealPbx]:
-    """The harness's Asterisk, with its HTTP server carrying the SIP WebSocket and a browser operator (103)."""
-    test_pbx = RealPbx(tmp_path / "asterisk", prompts_dir, http_port=free_port(), websocket_port=free_port(),
-                       browser_operators=(BROWSER,))
-    await test_pbx.start()
-    try:
-        yield test_pbx
-    finally:
-        await test_pbx.stop()
 
 
 async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> Any:

@@ -207,6 +207,7 @@ function incoming(session, request) {
   sp.answeredAt = 0;
   sp.muted = false;
   sp.held = false;
+  $("sp-dtmf-sent").textContent = "";  // the digits sent belong to one call, not to the next caller's screen
   sp.phase = "ringing";
   say("");
   session.on("peerconnection", (e) => attachPeer(e.peerconnection));
