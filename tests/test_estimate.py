@@ -152,6 +152,29 @@ def test_estimates_are_reused_for_a_moment_and_aged_by_the_queue_clock() -> None
     assert later[1] > again[1] + 60
 
 
+def test_a_caller_who_jumps_ahead_of_one_being_rung_does_not_get_that_operator() -> None:
+    """A priority customer put ahead of a caller whose operator's phone already rings waits for a call to
+    end: the ringing operator is the rung caller's (it was told the ring alone before)."""
+    from callcenter.hotline.view import position_estimates
+    from callcenter.pbx.tracker import QueueTracker
+    from tests.test_tracker import T0, event, join
+
+    tracker = QueueTracker()
+    for n in ("1", "2"):
+        tracker.apply(event("QueueMemberAdded", Interface=f"Local/{n}@agents", MemberName=f"op{n}", Status="1"), T0)
+    tracker.apply(event("AgentCalled", Uniqueid="0", Interface="Local/1@agents"), T0)
+    tracker.apply(event("AgentConnect", Uniqueid="0", Interface="Local/1@agents", HoldTime="0"), T0)
+    join(tracker, "1", T0 + 5)
+    tracker.apply(event("AgentCalled", Uniqueid="1", Interface="Local/2@agents"), T0 + 5)
+    tracker.apply(event("QueueCallerJoin", Uniqueid="2", CallerIDNum="5552", Channel="c2", Position="1"), T0 + 6)
+    queue = tracker.queues["hotline"]
+    assert [c.uniqueid for c in queue.waiting] == ["2", "1"]
+    jumper, rung, behind = position_estimates(queue, T0 + 6, 3)
+    assert rung == pytest.approx(queue.stats.ring.value)
+    assert jumper is not None and jumper > 30  # a call has to end first
+    assert behind is not None and behind > jumper
+
+
 def test_the_estimate_is_repeatable() -> None:
     args = ([10.0, 50.0, 120.0], 0, 5, LogNormalFit(), 1 / 200, 5)
     assert simulated_waits(*args) == simulated_waits(*args)  # type: ignore[arg-type]

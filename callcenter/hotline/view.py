@@ -73,14 +73,24 @@ def _estimates(q: QueueState, now: float, positions: int, fresh_for: float,
     if serving == 0 and not paused:
         return None
     busy = [max(0.0, now - call.answered_at) for call in q.calls.values()]
-    available = max(0, serving - len(busy))  # free and ringing operators: the first callers take them
+    # A caller whose operator's phone is ringing has that operator: only the ring is left for them, and the
+    # operator is not free for the others. Counting every ringing operator as free for the first callers
+    # told a priority customer who joined ahead of a caller being rung "3 s" (the real log's priority
+    # customers jump ahead: 132 callers on days 1-14, who waited 27 s on average).
+    rung = [caller.uniqueid in q.ringing for caller in q.waiting]
+    available = max(0, serving - len(busy) - sum(rung))  # free, or ringing for the same caller as another
     # Everyone waiting, and room to grow (each callback request asks for one more position than the one
     # before it): the next requests then reuse them. Positions far back cost an addition each.
     wanted = max(2 * positions, len(q.waiting) + 1) if fresh_for > 0 else positions
-    waited = [max(0.0, now - caller.joined_at) for caller in q.waiting]
-    waits = simulated_waits(busy, available, wanted, q.stats.handle_fit, q.stats.abandon.theta,
-                            q.stats.ring.value, patience=q.stats.patience.sampler(), waited=waited,
-                            samples=ESTIMATE_SAMPLES, breaks=breaks(q, paused))
+    waited = [max(0.0, now - caller.joined_at) for caller, ringing in zip(q.waiting, rung, strict=True)
+              if not ringing]
+    # The rung callers' operators are as busy as one whose call has just begun.
+    line = simulated_waits(busy + [0.0] * sum(rung), available, max(0, wanted - sum(rung[:wanted])), q.stats.handle_fit,
+                           q.stats.abandon.theta, q.stats.ring.value, patience=q.stats.patience.sampler(),
+                           waited=waited, samples=ESTIMATE_SAMPLES, breaks=breaks(q, paused))
+    rest = iter(line)
+    waits = [q.stats.ring.value if position < len(rung) and rung[position] else next(rest)
+             for position in range(wanted)]
     q.stats.estimate_memo = EstimateMemo(now, clock(), waits)
     return q.stats.estimate_memo
 
