@@ -74,6 +74,22 @@ def test_a_leave_is_connecting_only_while_some_operator_still_rings_for_that_cal
     assert tracker.queues["hotline"].caller("3") is not None and tracker.queues["hotline"].caller("1") is None
 
 
+def test_a_caller_hanging_up_while_a_phone_rings_leaves_that_phone_free() -> None:
+    """On a real Asterisk 22 an abandon while ringing ends with QueueCallerAbandon and QueueCallerLeave only: no
+    AgentRingNoAnswer follows, so the member must not stay "ringing" until its next call."""
+    tracker = QueueTracker()
+    add_member(tracker, "Local/a@agents", T0)
+    join(tracker, "1", T0)
+    tracker.apply(event("AgentCalled", Uniqueid="1", Interface="Local/a@agents"), T0 + 1)
+    assert tracker.queues["hotline"].members["Local/a@agents"].state == "ringing"
+    tracker.apply(event("QueueCallerAbandon", Uniqueid="1", HoldTime="3"), T0 + 3)
+    changes = tracker.apply(event("QueueCallerLeave", Uniqueid="1"), T0 + 3)
+    assert changes[0]["reason"] == "abandoned"
+    assert [c["member"]["state"] for c in changes if c["type"] == "member"] == ["free"]
+    assert tracker.queues["hotline"].members["Local/a@agents"].state == "free"
+    assert tracker.queues["hotline"].ringing == {}
+
+
 def test_service_level_and_speed_of_answer() -> None:
     tracker = QueueTracker(service_level_seconds=20)
     for uid, hold in (("1", 5), ("2", 20), ("3", 45)):

@@ -389,6 +389,14 @@ class QueueTracker:
         if uniqueid in q.pending_abandon:
             hold = q.pending_abandon.pop(uniqueid)
             reason = "abandoned" if caller.kind == "call" else "withdrawn"
+            # A caller who hangs up while phones ring for them: Asterisk sends no AgentRingNoAnswer (seen on a
+            # real Asterisk 22), so those phones stop ringing here or they would show "ringing" until their next
+            # call.
+            rung = [member for member in q.members.values() if member.ringing_for == uniqueid]
+            for member in rung:
+                q.ring(member, None)
+            return [{"type": "caller_left", "queue": q.name, "uniqueid": uniqueid, "reason": reason,
+                     "hold_seconds": hold}, self._counters(q), *(self._member_change(q, m) for m in rung)]
         elif q.ringing.get(uniqueid):
             q.pending_connect[uniqueid] = caller
             while len(q.pending_connect) > MAX_PENDING_CONNECTS:

@@ -23,6 +23,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from callcenter.pbx.protocol import Message
+from tests.asterisk.certificates import make_server_certificate
 from tests.asterisk.pbx import REPO, RealPbx, free_port, missing_reason, wait_for
 
 MISSING = missing_reason()
@@ -64,11 +65,13 @@ def prompts_dir() -> Iterator[Path]:
 @pytest.fixture
 async def pbx(tmp_path: Path, prompts_dir: Path, request: pytest.FixtureRequest) -> AsyncIterator[RealPbx]:
     """The harness's Asterisk; `@pytest.mark.browser_operators("103", ...)` adds the SIP WebSocket and those
-    operators' webrtc endpoints for the dashboard's softphone."""
+    operators' webrtc endpoints for the dashboard's softphone, `@pytest.mark.sip_websocket_tls` serves it over
+    TLS with a certificate made for the test (tests/asterisk/certificates.py)."""
     marker = request.node.get_closest_marker("browser_operators")
     browsers = tuple(marker.args) if marker else ()
+    tls = make_server_certificate(tmp_path / "tls") if request.node.get_closest_marker("sip_websocket_tls") else None
     test_pbx = RealPbx(tmp_path / "asterisk", prompts_dir, http_port=free_port(),
-                       websocket_port=free_port() if browsers else 0, browser_operators=browsers)
+                       websocket_port=free_port() if browsers else 0, browser_operators=browsers, websocket_tls=tls)
     await test_pbx.start()
     try:
         yield test_pbx

@@ -27,6 +27,7 @@ from typing import Any
 from callcenter.pbx.ami import AmiClient
 from callcenter.pbx.protocol import Message
 from callcenter.softphone.pjsip import Operator, render
+from tests.asterisk.certificates import ServerCertificate
 from tests.asterisk.confedit import insert_after, replace_line
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,6 +101,8 @@ class RealPbx:
     # SIP WebSocket (ws://127.0.0.1:<port>/ws), and these operators' endpoints keep webrtc = yes. 0: neither.
     websocket_port: int = 0
     browser_operators: tuple[str, ...] = ()
+    # The WebSocket port serves TLS (wss://) with this certificate, as production has it.
+    websocket_tls: ServerCertificate | None = None
     process: subprocess.Popen[bytes] | None = None
     ami: AmiClient | None = None
 
@@ -188,14 +191,23 @@ directory = {self.root / 'moh'}
             (self.etc / quiet).write_text("[general]\n", encoding="utf-8")
         (self.etc / "acl.conf").write_text("", encoding="utf-8")
         (self.etc / "rtp.conf").write_text("[general]\nrtpstart = 20000\nrtpend = 30000\n", encoding="utf-8")
-        (self.etc / "http.conf").write_text(
-            f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {self.websocket_port}\n"
-            if self.websocket_port else "[general]\nenabled = no\n", encoding="utf-8")
+        (self.etc / "http.conf").write_text(self.http_conf(), encoding="utf-8")
         (self.etc / "queues.conf").write_text((REPO / "config" / "queues.conf").read_text(encoding="utf-8"),
                                               encoding="utf-8")
         (self.etc / "manager.conf").write_text(self.manager_conf(), encoding="utf-8")
         (self.etc / "pjsip.conf").write_text(self.pjsip_conf(), encoding="utf-8")
         (self.etc / "extensions.conf").write_text(self.extensions_conf(), encoding="utf-8")
+
+    def http_conf(self) -> str:
+        if not self.websocket_port:
+            return "[general]\nenabled = no\n"
+        if self.websocket_tls is None:
+            return f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {self.websocket_port}\n"
+        certificate, key = self.websocket_tls.certificate, self.websocket_tls.private_key
+        # Plain HTTP on a port of its own nobody uses; the browsers' SIP WebSocket only over TLS.
+        return (f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {free_port()}\ntlsenable = yes\n"
+                f"tlsbindaddr = 127.0.0.1:{self.websocket_port}\ntlscertfile = {certificate}\n"
+                f"tlsprivatekey = {key}\n")
 
     def manager_conf(self) -> str:
         text = (REPO / "config" / "manager.conf").read_text(encoding="utf-8")
@@ -222,8 +234,9 @@ write = all
         # ...and the include itself after them, as production has it: `callcenter asterisk-config` writes it.
         text = replace_line(text, r"#tryinclude pjsip_operators\.conf",
                             operators + "\n#tryinclude pjsip_operators.conf")
-        # The browsers' WSS transport needs Asterisk's TLS web server; the SIP tests use UDP only.
-        text = replace_line(text, r"protocol = wss", "protocol = ws")
+        # WSS needs Asterisk's TLS web server: without a certificate (websocket_tls) the browsers use plain WS.
+        if self.websocket_tls is None:
+            text = replace_line(text, r"protocol = wss", "protocol = ws")
         text = replace_line(text, r"bind = 0\.0\.0\.0:8089", f"bind = 127.0.0.1:{free_port()}")
         text = replace_line(text, r"bind = 0\.0\.0\.0:5060", f"bind = 127.0.0.1:{self.sip_port}")
         text = replace_line(text, r"password = CHANGE_ME", f"password = {secrets.token_hex(8)}", count=0)

@@ -43,6 +43,8 @@ async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> A
 
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     await context.add_init_script(PEER_TOOLS)
+    if os.environ.get("HOTLINE_JSSIP_DEBUG"):
+        await context.add_init_script('localStorage.setItem("debug", "JsSIP:RTCSession JsSIP:Transport");')
     page = await context.new_page()
     await page.goto(service.url + "/")
     await page.fill("#username", "op103")
@@ -57,7 +59,8 @@ async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> A
 
 
 def softphone_settings(pbx: RealPbx) -> dict[str, str]:
-    return {"CALLCENTER_SOFTPHONE_WEBSOCKET_URL": f"ws://127.0.0.1:{pbx.websocket_port}/ws",
+    scheme = "wss" if pbx.websocket_tls else "ws"
+    return {"CALLCENTER_SOFTPHONE_WEBSOCKET_URL": f"{scheme}://127.0.0.1:{pbx.websocket_port}/ws",
             "CALLCENTER_SOFTPHONE_SIP_DOMAIN": "127.0.0.1", "CALLCENTER_SOFTPHONE_SECRET": pbx.softphone_secret,
             "CALLCENTER_SOFTPHONE_WRAPUP_SECONDS": "30"}
 
@@ -131,6 +134,44 @@ async def test_a_queue_call_answered_in_the_browser(pbx: RealPbx, events: Events
             assert (wrapup["queue_uniqueid"], wrapup["disposition"], wrapup["answered"]) == \
                 (resident.line_id, "Консультация", True)
             await expect(page.locator('[data-figure="answered"]')).to_have_text("1", timeout=10_000)
+        finally:
+            await browser.close()
+
+
+@pytest.mark.sip_websocket_tls
+async def test_the_softphone_over_wss_with_a_certificate(pbx: RealPbx, events: Events, service_factory: Any,
+                                                         store: aioredis.Redis, tmp_path: Path) -> None:
+    """As production runs it: Asterisk's own TLS web server carries the SIP WebSocket (wss://), with a
+    certificate the browser trusts (here by its key, --ignore-certificate-errors-spki-list); any other
+    certificate would be refused. The page registers, a resident's call rings, is answered and heard."""
+    from playwright.async_api import async_playwright, expect
+
+    assert pbx.websocket_tls is not None
+    service = await service_factory(**softphone_settings(pbx))
+    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
+    tone = write_tone(tmp_path / "tone.wav")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            *ARGS, f"--use-file-for-fake-audio-capture={tone}",
+            f"--ignore-certificate-errors-spki-list={pbx.websocket_tls.spki_sha256}"])
+        try:
+            page = await sit_down_at_the_browser(browser, pbx, service)
+            # The only listener on the WebSocket's port is Asterisk's TLS server (plain HTTP is elsewhere), so the
+            # registration came over TLS.
+            status = (await pbx.command("http show status")).splitlines()
+            bound = f"Enabled and Bound to 127.0.0.1:{pbx.websocket_port}"
+            assert [line.split(" Server")[0] for line in status if line.endswith(bound)] == ["HTTPS"], status
+            resident = Resident(pbx, events, "+79160007011")
+            await resident.call(handset="test-handset-tone")
+            await resident.reaches("Background", context="hotline-ivr")
+            await resident.press("1")
+            card = page.locator("#phone-card")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=20_000)
+            await page.keyboard.press("Alt+KeyA")
+            await expect(card).to_have_attribute("data-phase", "talking", timeout=10_000)
+            assert await energy_over(page, 1.5) > 0, "the operator hears nothing over the WSS-signalled call"
+            await page.keyboard.press("Alt+KeyX")
+            await expect(card).to_have_attribute("data-phase", "wrapup", timeout=10_000)
         finally:
             await browser.close()
 

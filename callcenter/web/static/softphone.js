@@ -63,6 +63,7 @@ const TEXT = {
 // Reasons sent to the PBX stay in Russian whatever the page's language: supervisors read them in reports.
 const PAUSE_AFTER_CALL = TEXT.ru.after_call_reason;
 const PAUSE_NOT_RESPONDING = TEXT.ru.not_responding;
+const ICE_GATHERING_MS = 1000;
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
 const sp = {
@@ -211,6 +212,12 @@ function incoming(session, request) {
   sp.phase = "ringing";
   say("");
   session.on("peerconnection", (e) => attachPeer(e.peerconnection));
+  // JsSIP sends the answer only when ICE gathering has finished: an unreachable STUN/TURN server (or a network
+  // interface coming and going) holds the resident in ringing for many seconds. A second after the first
+  // candidate, what has been gathered goes (host and server-reflexive candidates come within milliseconds).
+  let gathering = null;
+  session.on("icecandidate", (e) => { gathering ??= setTimeout(e.ready, ICE_GATHERING_MS); });
+  session.on("sdp", () => { clearTimeout(gathering); gathering = null; });
   session.on("confirmed", () => {
     sp.answeredAt = Date.now();
     sp.phase = "talking";
