@@ -55,6 +55,7 @@ LOADED_MODULES = (
     "pbx_config", "app_dial", "app_queue", "app_playback", "app_read", "app_stack", "app_exec", "app_while",
     "app_userevent", "app_mixmonitor", "app_senddtmf", "app_sayunixtime", "app_verbose", "app_waitforsilence",
     "app_playtones",  # tests only: a resident's handset that speaks (test-extensions.conf)
+    "res_pjsip_logger",  # tests only: `pjsip set logger on` shows the SIP a test asserts on (off until then)
 )
 # Operators in the test PBX: 101's phone answers (a static contact back to this Asterisk); 102's is unregistered.
 REGISTERED_OPERATOR = "101"
@@ -100,6 +101,9 @@ class RealPbx:
     # SIP WebSocket (ws://127.0.0.1:<port>/ws), and these operators' endpoints keep webrtc = yes. 0: neither.
     websocket_port: int = 0
     browser_operators: tuple[str, ...] = ()
+    # Where browsers reach this PBX's SIP WebSocket and the service beside it (its dialplan's CC_API too): a
+    # veth address when the browser runs in its own network namespace (test_softphone_network.py).
+    bind_address: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
     ami: AmiClient | None = None
 
@@ -189,7 +193,7 @@ directory = {self.root / 'moh'}
         (self.etc / "acl.conf").write_text("", encoding="utf-8")
         (self.etc / "rtp.conf").write_text("[general]\nrtpstart = 20000\nrtpend = 30000\n", encoding="utf-8")
         (self.etc / "http.conf").write_text(
-            f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {self.websocket_port}\n"
+            f"[general]\nenabled = yes\nbindaddr = {self.bind_address}\nbindport = {self.websocket_port}\n"
             if self.websocket_port else "[general]\nenabled = no\n", encoding="utf-8")
         (self.etc / "queues.conf").write_text((REPO / "config" / "queues.conf").read_text(encoding="utf-8"),
                                               encoding="utf-8")
@@ -260,7 +264,7 @@ match = 127.0.0.1
 
     def extensions_conf(self) -> str:
         text = (REPO / "dialplans" / "extensions.conf").read_text(encoding="utf-8")
-        text = replace_line(text, r"CC_API = .*", f"CC_API = http://127.0.0.1:{self.http_port}")
+        text = replace_line(text, r"CC_API = .*", f"CC_API = http://{self.bind_address}:{self.http_port}")
         tests = (HERE / "test-extensions.conf").read_text(encoding="utf-8")
         tests = tests.replace("@RECORDINGS@", str(self.recordings))
         return text + "\n" + tests

@@ -49,12 +49,12 @@ async def pbx(tmp_path: Path, prompts_dir: Path) -> AsyncIterator[RealPbx]:
         await test_pbx.stop()
 
 
-async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> Any:
+async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any, init_script: str = PEER_TOOLS) -> Any:
     """The operator's dashboard logged in, its softphone registered and qualified, in the queue and free."""
     from playwright.async_api import expect
 
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    await context.add_init_script(PEER_TOOLS)
+    await context.add_init_script(init_script)
     page = await context.new_page()
     await page.goto(service.url + "/")
     await page.fill("#username", "op103")
@@ -69,7 +69,7 @@ async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> A
 
 
 def softphone_settings(pbx: RealPbx) -> dict[str, str]:
-    return {"CALLCENTER_SOFTPHONE_WEBSOCKET_URL": f"ws://127.0.0.1:{pbx.websocket_port}/ws",
+    return {"CALLCENTER_SOFTPHONE_WEBSOCKET_URL": f"ws://{pbx.bind_address}:{pbx.websocket_port}/ws",
             "CALLCENTER_SOFTPHONE_SIP_DOMAIN": "127.0.0.1", "CALLCENTER_SOFTPHONE_SECRET": pbx.softphone_secret,
             "CALLCENTER_SOFTPHONE_WRAPUP_SECONDS": "30"}
 
