@@ -116,3 +116,14 @@ class BrowserNetwork:
         # Deleting the host's end deletes the pair; deleting the namespace deletes whatever is left in it.
         subprocess.run([IP, "link", "del", self.host_if], capture_output=True)
         subprocess.run([IP, "netns", "del", self.name], capture_output=True)
+
+
+def browser_args(host: str, secure_origins: str) -> list[str]:
+    """The softphone tests' Chromium flags (tests/test_softphone_browser.py's ARGS) for pages served from the veth's
+    host address: its resolver lets that address through (nothing but 127.0.0.1 resolves there, not even a bare
+    address), and the microphone is allowed on these plain-HTTP origins (comma-separated), as a certificate
+    would allow it in production."""
+    from tests.test_softphone_browser import ARGS
+
+    return [*(f"{arg} , EXCLUDE {host}" if arg.startswith("--host-resolver-rules=") else arg for arg in ARGS),
+            f"--unsafely-treat-insecure-origin-as-secure={secure_origins}"]

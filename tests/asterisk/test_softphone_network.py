@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,103 +25,31 @@ from tests.asterisk.pbx import RealPbx, free_port
 from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.asterisk.test_softphone_real import BROWSER, PASSWORD, sit_down_at_the_browser, softphone_settings
-from tests.netns import BrowserNetwork, missing
-from tests.test_softphone_browser import ARGS, CHROMIUM, write_tone
+from tests.netns import BrowserNetwork, browser_args
+from tests.test_softphone_browser import CHROMIUM, NETWORK_TOOLS, write_tone
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
     pytest.mark.skipif(not JSSIP.is_file(), reason="JsSIP is not built: `npm ci && npm run build` (make test does it)"),
     pytest.mark.skipif(shutil.which("sox") is None, reason="sox measures what the resident hears"),
-    pytest.mark.skipif(bool(missing()), reason=missing() or "-"),
 ]
 OUTAGE_SECONDS = 3.0
 # From the link coming back to audio arriving again: ICE notices (~2-5 s), the page probes its WebSocket (2 s),
 # drops it, JsSIP reconnects (1-2 s) and registers, the re-INVITE is answered at once.
 AUDIO_BACK_WITHIN = 15.0
 
-# The page's peer connections and what they receive, on the page's clock: ICE states with their times, and the
-# received audio's packets and energy (getStats), polled; the test reads them without a hook in the page's code.
-ICE_TOOLS = """
-(() => {
-  const Original = window.RTCPeerConnection;
-  window.__peers = [];
-  window.__ice = [];
-  window.__said = [];
-  // Everything the phone tells the operator (#sp-message), in order.
-  document.addEventListener("DOMContentLoaded", () => {
-    const message = document.getElementById("sp-message");
-    if (message) new MutationObserver(() => window.__said.push(message.textContent))
-      .observe(message, { childList: true, characterData: true, subtree: true });
-  });
-  window.RTCPeerConnection = class extends Original {
-    constructor(...args) {
-      super(...args);
-      window.__peers.push(this);
-      this.addEventListener("iceconnectionstatechange",
-        () => window.__ice.push([Date.now(), this.iceConnectionState]));
-    }
-  };
-  const inbound = async () => {
-    const pc = [...window.__peers].reverse().find((p) => p.connectionState !== "closed" && p.getReceivers().length);
-    for (const r of pc ? (await pc.getStats()).values() : [])
-      if (r.type === "inbound-rtp" && r.kind === "audio")
-        return { packets: r.packetsReceived || 0, energy: r.totalAudioEnergy || 0,
-                 duration: r.totalSamplesDuration || 0 };
-    return { packets: 0, energy: 0, duration: 0 };
-  };
-  const tick = () => new Promise((resolve) => setTimeout(resolve, 50));
-  window.inbound = inbound;
-  // The energy received over the next `seconds` of received audio.
-  window.energyOver = async (seconds) => {
-    const before = await inbound();
-    for (;;) {
-      await tick();
-      const now = await inbound();
-      if (now.duration >= before.duration + seconds) return now.energy - before.energy;
-    }
-  };
-  // When audio packets arrive again: the first moment packetsReceived grows after `since` (the page's clock).
-  // null when none arrives within `limit` ms.
-  window.audioBackAfter = async (since, limit) => {
-    let last = (await inbound()).packets;
-    while (Date.now() < since + limit) {
-      await tick();
-      const now = (await inbound()).packets;
-      if (now > last && Date.now() > since) return Date.now();
-      last = now;
-    }
-    return null;
-  };
-})();
-"""
-
 
 @pytest.fixture
-def network() -> Iterator[BrowserNetwork]:
-    net = BrowserNetwork.create()
-    try:
-        yield net
-    finally:
-        net.close()
-
-
-@pytest.fixture
-async def pbx(tmp_path: Path, prompts_dir: Path, network: BrowserNetwork) -> AsyncIterator[RealPbx]:
+async def pbx(tmp_path: Path, prompts_dir: Path, browser_network: BrowserNetwork) -> AsyncIterator[RealPbx]:
     """The harness's Asterisk with a browser operator (103), its SIP WebSocket and the service on the veth's host
     address, where the browser's namespace reaches them."""
     test_pbx = RealPbx(tmp_path / "asterisk", prompts_dir, http_port=free_port(), websocket_port=free_port(),
-                       browser_operators=(BROWSER,), bind_address=network.host_address)
+                       browser_operators=(BROWSER,), bind_address=browser_network.host_address)
     await test_pbx.start()
     try:
         yield test_pbx
     finally:
         await test_pbx.stop()
-
-
-def browser_args(host: str) -> list[str]:
-    """The softphone tests' Chromium flags; its resolver (nothing but 127.0.0.1 resolves, even a bare address)
-    lets the veth's host address through too."""
-    return [f"{arg} , EXCLUDE {host}" if arg.startswith("--host-resolver-rules=") else arg for arg in ARGS]
 
 
 def sip_messages(pbx: RealPbx) -> list[tuple[str, str]]:
@@ -141,9 +69,10 @@ def header(message: str, name: str) -> str:
 
 async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, service_factory: Any,
                                                 store: aioredis.Redis, tmp_path: Path,
-                                                network: BrowserNetwork) -> None:
+                                                browser_network: BrowserNetwork) -> None:
     from playwright.async_api import async_playwright, expect
 
+    network = browser_network
     service = await service_factory(**softphone_settings(pbx))
     await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
     tone = write_tone(tmp_path / "tone.wav")
@@ -155,11 +84,10 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(network.wrapper(tmp_path, CHROMIUM)), headless=True,
-            args=[*browser_args(network.host_address), f"--use-file-for-fake-audio-capture={tone}",
-                  f"--unsafely-treat-insecure-origin-as-secure={trusted}"])
+            args=[*browser_args(network.host_address, trusted), f"--use-file-for-fake-audio-capture={tone}"])
         console: list[str] = []
         try:
-            page = await sit_down_at_the_browser(browser, pbx, service, init_script=ICE_TOOLS)
+            page = await sit_down_at_the_browser(browser, pbx, service, init_script=NETWORK_TOOLS)
             page.on("console", lambda message: console.append(f"{time.time():.3f} {message.text}"))
             card = page.locator("#phone-card")
             contacts = await pbx.command("pjsip show contacts")
@@ -238,8 +166,9 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
                 lambda m: m.name == "MixMonitorStart" and m.get("Uniqueid") == resident.handset_id, 5, "recording")
             await resident.hang_up()
             await expect(card).to_have_attribute("data-phase", "wrapup", timeout=10_000)
-            await events.wait(lambda m: m.name == "AgentComplete" and m.get("Uniqueid") == resident.line_id, 15,
-                              "AgentComplete")
+            complete = await events.wait(lambda m: m.name == "AgentComplete" and m.get("Interface") ==
+                                         f"Local/{BROWSER}@agents", 15, "AgentComplete")
+            assert (complete.get("Linkedid"), complete.get("Reason")) == (resident.handset_id, "caller"), complete
             # What the resident heard from the moment audio was back: the operator's microphone again.
             offset = back_at - float(recording.get("Timestamp") or 0)
             assert offset > float(connected.get("Timestamp") or 0) - float(recording.get("Timestamp") or 0)
