@@ -86,6 +86,7 @@ NETWORK_TOOLS = """
   window.__peers = [];
   window.__ice = [];
   window.__said = [];
+  for (const name of ["online", "offline"]) window.addEventListener(name, () => window.__ice.push([Date.now(), name]));
   // Everything the phone tells the operator (#sp-message), in order.
   document.addEventListener("DOMContentLoaded", () => {
     const message = document.getElementById("sp-message");
@@ -529,6 +530,18 @@ async def test_a_call_survives_a_network_change(settings: Settings, redis: aiore
 
             await resident.evaluate("s.terminate()")
             await expect(card).to_have_attribute("data-phase", "wrapup", timeout=10_000)
+            await page.click('#sp-wrapup button[type="submit"]')
+            await expect(card).to_have_attribute("data-phase", "ready")
+
+            # The same change with the phone idle: nothing but the browser's "online" tells the page; it finds its
+            # WebSocket hung, connects again and registers from the new address, and the next call rings it.
+            registrations = int(await card.get_attribute("data-registrations") or 0)
+            await network.renumber(2.0)
+            await expect(card).to_have_attribute("data-registrations", str(registrations + 1), timeout=10_000)
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
+            await page.keyboard.press("Alt+KeyX")
+            await resident.wait_for_function("() => t.ended !== null", polling=100, timeout=5_000)
         finally:
             await caller_browser.close()
             await operator_browser.close()

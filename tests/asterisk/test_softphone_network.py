@@ -178,5 +178,14 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
                 check=True)
             assert await asyncio.to_thread(seconds_heard, str(heard)) > 1.0, \
                 "the resident heard no operator after the change"
+
+            # The same change with the phone idle (in wrap-up): the page notices by the browser's "online" alone,
+            # gives up its hung WebSocket and registers again, and Asterisk has the new address as the contact.
+            registrations = int(await card.get_attribute("data-registrations") or 0)
+            await network.renumber(2.0)
+            await expect(card).to_have_attribute("data-registrations", str(registrations + 1), timeout=10_000)
+            contacts = await pbx.command("pjsip show contacts")
+            assert any(f"{BROWSER}/sip:" in line and network.inner_address in line
+                       for line in contacts.splitlines()), contacts
         finally:
             await browser.close()

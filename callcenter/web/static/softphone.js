@@ -69,7 +69,7 @@ const PAUSE_AFTER_CALL = TEXT.ru.after_call_reason;
 const PAUSE_NOT_RESPONDING = TEXT.ru.not_responding;
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 // How long the PBX has to answer a probe (SIP OPTIONS) on the WebSocket before the connection counts as dead.
-const PROBE_MS = 2500;
+const PROBE_MS = 2000;
 
 // JsSIP's WebSocket, with a way to give up on it. After a network change its TCP connection can hang with its
 // local address gone: no close event comes for many minutes, and JsSIP would send into it (a re-INVITE there
@@ -86,7 +86,7 @@ class Socket extends JsSIP.WebSocketInterface {
 const sp = {
   lang: "ru", api: null, hooks: {}, account: null, ua: null, session: null, phase: "off", tab: randomId(),
   lineTimer: null, hadRegistration: false, dropped: false, registrations: 0, caller: null, answeredAt: 0,
-  socket: null, recovering: false, reinviteAnswered: false, iceRestarts: 0,
+  socket: null, recovering: false, reinviteSent: false, reinviteAnswered: false, iceRestarts: 0,
   startedAt: 0, timer: null, wrapupTimer: null, wrapupLeft: 0,
   muted: false, held: false, messageKey: "", messageExtra: "", started: false, lastCall: null, wrapupPaused: false,
 };
@@ -197,7 +197,8 @@ function register() {
     // Back after a drop mid-call: media does not go through the WebSocket, so restart ICE only if it broke too
     // (or a recovery was waiting for this registration to send its re-INVITE).
     const pc = sp.session?.connection;
-    if (sp.recovering || (pc && ["disconnected", "failed"].includes(pc.iceConnectionState))) restartIce();
+    if (sp.recovering && !sp.reinviteSent) restartIce();
+    else if (pc && ["disconnected", "failed"].includes(pc.iceConnectionState)) recoverCall();
     render();
   });
   sp.ua.on("unregistered", () => { if (sp.phase === "ready") sp.phase = "connecting"; render(); });
@@ -294,8 +295,25 @@ async function recoverCall() {
   if (!session?.isEstablished() || sp.recovering) return;
   sp.recovering = true;
   say("recovering");
-  if (await signallingWorks()) restartIce(); else sp.socket?.drop();
+  render();
+  await checkSignalling();
+  if (sp.ua?.isConnected()) restartIce();
 }
+
+// After a network change: does the WebSocket still carry SIP? A hung one is dropped, and JsSIP connects and
+// registers again. Offline, it waits for the network first: a drop then would only grow JsSIP's back-off.
+async function checkSignalling() {
+  if (!navigator.onLine) await new Promise((resolve) => window.addEventListener("online", resolve, { once: true }));
+  if (!(await signallingWorks())) sp.socket?.drop();
+}
+
+// The browser is back on a network (it was offline: a link down, another Wi-Fi): check at once rather than when
+// ICE or a registration refresh notices, whether a call is on or not (an idle phone on a hung WebSocket looks
+// registered on the page but cannot be rung).
+window.addEventListener("online", () => {
+  if (!sp.ua) return;
+  if (sp.session?.isEstablished()) recoverCall(); else checkSignalling();
+});
 
 function signallingWorks() {
   return new Promise((resolve) => {
@@ -314,8 +332,12 @@ function restartIce() {
   const session = sp.session;
   if (!session || !session.isEstablished() || !sp.ua?.isConnected()) return;
   if (session.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => recovered(true))) {
+    sp.reinviteSent = true;
     sp.iceRestarts += 1;
     render();
+  } else if (sp.recovering) {
+    // Another offer (a hold) is still pending: try again once it is done.
+    setTimeout(() => { if (sp.recovering && !sp.reinviteSent) restartIce(); }, 1000);
   }
 }
 
@@ -326,6 +348,7 @@ function recovered(answered = false) {
   const state = sp.session.connection?.iceConnectionState;
   if (!sp.reinviteAnswered || !["connected", "completed"].includes(state)) return;
   sp.recovering = false;
+  sp.reinviteSent = false;
   sp.reinviteAnswered = false;
   say("call_restored");
   render();
@@ -388,6 +411,7 @@ function callEnded(answered, cause) {
   stopTimer();
   sp.session = null;
   sp.recovering = false;
+  sp.reinviteSent = false;
   sp.reinviteAnswered = false;
   $("sp-audio").srcObject = null;
   const endedAt = Date.now();
