@@ -12,6 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from callcenter.config import Settings
 from callcenter.storage import EmbeddedValkey, connect
+from tests.netns import BrowserNetwork
+from tests.netns import missing as netns_missing
 
 REPO = Path(__file__).resolve().parent.parent
 # Byte-exact AMI sessions recorded from a real Asterisk 22, kept in the repository (tests need nothing beside it).
@@ -67,6 +69,20 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def browser_network() -> Iterator[BrowserNetwork]:
+    """A network namespace and veth pair of its own for a browser (tests/netns.py), removed after the test; the
+    test is skipped, with the reason, where none can be made (not root, no `ip netns`)."""
+    why = netns_missing()
+    if why:
+        pytest.skip(why)
+    network = BrowserNetwork.create()
+    try:
+        yield network
+    finally:
+        network.close()
 
 
 @pytest.fixture

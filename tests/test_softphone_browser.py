@@ -4,10 +4,12 @@ playing the caller with JsSIP too. No Asterisk: tests/asterisk/ covers the real 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import shutil
 import struct
+import time
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from callcenter.web.hotline import PBX_LINK
 from callcenter.web.softphone import STORE
 from tests.conftest import REPO
 from tests.kamailio.server import Kamailio, missing
+from tests.netns import BrowserNetwork, browser_args
 from tests.test_dashboard_browser import NoJobs, actions
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -72,6 +75,62 @@ PEER_TOOLS = """
       const now = await audioStats();
       if (now.duration >= before.duration + seconds) return now.energy - before.energy;
     }
+  };
+})();
+"""
+# The page's peer connections and what they receive, on the page's clock: ICE states with their times, and the
+# received audio's packets and energy (getStats), polled; the test reads them without a hook in the page's code.
+NETWORK_TOOLS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  window.__peers = [];
+  window.__ice = [];
+  window.__said = [];
+  for (const name of ["online", "offline"]) window.addEventListener(name, () => window.__ice.push([Date.now(), name]));
+  // Everything the phone tells the operator (#sp-message), in order.
+  document.addEventListener("DOMContentLoaded", () => {
+    const message = document.getElementById("sp-message");
+    if (message) new MutationObserver(() => window.__said.push(message.textContent))
+      .observe(message, { childList: true, characterData: true, subtree: true });
+  });
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) {
+      super(...args);
+      window.__peers.push(this);
+      this.addEventListener("iceconnectionstatechange",
+        () => window.__ice.push([Date.now(), this.iceConnectionState]));
+    }
+  };
+  const inbound = async () => {
+    const pc = [...window.__peers].reverse().find((p) => p.connectionState !== "closed" && p.getReceivers().length);
+    for (const r of pc ? (await pc.getStats()).values() : [])
+      if (r.type === "inbound-rtp" && r.kind === "audio")
+        return { packets: r.packetsReceived || 0, energy: r.totalAudioEnergy || 0,
+                 duration: r.totalSamplesDuration || 0 };
+    return { packets: 0, energy: 0, duration: 0 };
+  };
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 50));
+  window.inbound = inbound;
+  // The energy received over the next `seconds` of received audio.
+  window.energyOver = async (seconds) => {
+    const before = await inbound();
+    for (;;) {
+      await tick();
+      const now = await inbound();
+      if (now.duration >= before.duration + seconds) return now.energy - before.energy;
+    }
+  };
+  // When audio packets arrive again: the first moment packetsReceived grows after `since` (the page's clock).
+  // null when none arrives within `limit` ms.
+  window.audioBackAfter = async (since, limit) => {
+    let last = (await inbound()).packets;
+    while (Date.now() < since + limit) {
+      await tick();
+      const now = (await inbound()).packets;
+      if (now > last && Date.now() > since) return Date.now();
+      last = now;
+    }
+    return null;
   };
 })();
 """
@@ -165,7 +224,14 @@ def write_tone(path: Path, seconds: float = 3.0, rate: int = 48_000) -> Path:
 
 @pytest.fixture
 async def live(settings: Settings, redis: aioredis.Redis, tmp_path: Path) -> AsyncIterator[Live]:
-    kamailio = Kamailio(tmp_path / "kamailio", SECRET, ["101", "200", "300"])
+    async with running(settings, tmp_path) as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, tmp_path: Path, host: str = "127.0.0.1") -> AsyncIterator[Live]:
+    """Kamailio, the PBX simulator and the service, with Kamailio and the service on `host`."""
+    kamailio = Kamailio(tmp_path / "kamailio", SECRET, ["101", "200", "300"], host=host)
     await kamailio.start()
     configured = settings.replace("softphone", websocket_url=kamailio.websocket_url, sip_domain=kamailio.domain,
                                   secret=SECRET, wrapup_seconds=60, ring_timeout_seconds=2,
@@ -179,7 +245,7 @@ async def live(settings: Settings, redis: aioredis.Redis, tmp_path: Path) -> Asy
 
     # The service's own Content-Security-Policy (web/security.py) names the configured SIP WebSocket: the
     # softphone must work under it (no inline code or style, no eval), reaching only those two origins.
-    server = TestServer(app, host="127.0.0.1")
+    server = TestServer(app, host=host)
     await server.start_server()
     await app[ACCOUNTS].add("op1", "Оператор Один", "operator", PASSWORD, "Local/101@agents", "101")
     await app[CASES].upsert_all([Case("100200300", "Ежемесячное пособие", "Иванова А. П.", "1954-03-15",
@@ -187,7 +253,7 @@ async def live(settings: Settings, redis: aioredis.Redis, tmp_path: Path) -> Asy
     link = app[PBX_LINK]
     await link.client.wait_until(lambda: link.resyncs >= 1, 5)
     try:
-        yield Live(f"http://127.0.0.1:{server.port}/", kamailio, server, write_tone(tmp_path / "tone.wav"), sim)
+        yield Live(f"http://{host}:{server.port}/", kamailio, server, write_tone(tmp_path / "tone.wav"), sim)
     finally:
         await server.close()
         await sim.stop()
@@ -403,3 +469,79 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             assert not [line for line in console if "Content Security Policy" in line], console
         finally:
             await browser.close()
+
+
+async def test_a_call_survives_a_network_change(settings: Settings, redis: aioredis.Redis, tmp_path: Path,
+                                                browser_network: BrowserNetwork) -> None:
+    """The operator's Chromium on a network of its own (tests/netns.py); the caller's on this host's. Mid-call the
+    operator's link goes down, loses its address and comes back with a new one: the page drops its hung
+    WebSocket, registers again and restarts ICE with a re-INVITE through Kamailio, which the caller's JsSIP
+    answers; audio flows both ways again on the same call, and the caller's hang-up still reaches the page."""
+    from playwright.async_api import async_playwright, expect
+
+    network = browser_network
+    async with running(settings, tmp_path, host=network.host_address) as live, async_playwright() as playwright:
+        trusted = f"{live.url.rstrip('/')},{live.kamailio.websocket_url.removesuffix('/ws')}"
+        args = [*browser_args(network.host_address, trusted), f"--use-file-for-fake-audio-capture={live.tone}"]
+        operator_browser = await playwright.chromium.launch(
+            executable_path=str(network.wrapper(tmp_path, CHROMIUM)), headless=True, args=args)
+        caller_browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            context = await operator_browser.new_context()
+            await context.add_init_script(NETWORK_TOOLS)
+            page = await context.new_page()
+            await page.goto(live.url)
+            await page.fill("#username", "op1")
+            await page.fill("#password", PASSWORD)
+            await page.keyboard.press("Enter")
+            card = page.locator("#phone-card")
+            await expect(card).to_have_attribute("data-registered", "true", timeout=10_000)
+
+            resident = await (await caller_browser.new_context()).new_page()
+            await resident.add_init_script(PEER_TOOLS)
+            await resident.goto(live.url + "healthz")
+            await resident.evaluate(CALLER, {
+                "ws": live.kamailio.websocket_url, "domain": live.kamailio.domain,
+                "passwords": {ext: sip_password(SECRET, ext) for ext in ("200", "300")}})
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
+            await page.keyboard.press("Alt+KeyA")
+            await expect(card).to_have_attribute("data-phase", "talking")
+            assert await energy_over(page, 1.5) > 0, "the operator hears nothing"
+            assert await energy_over(resident, 1.5) > 0, "the caller hears nothing"
+            registrations = int(await card.get_attribute("data-registrations") or 0)
+
+            changed_at = time.monotonic()
+            await network.renumber(3.0)
+            up_at = time.monotonic()
+            back = await page.evaluate("([since, limit]) => audioBackAfter(since, limit)",
+                                       [await page.evaluate("Date.now()"), 15_000])
+            assert back is not None, f"no audio came back to the operator: ICE {await page.evaluate('window.__ice')}"
+            back_at = time.monotonic()
+            print(f"\nnetwork change through Kamailio: outage start -> audio back {back_at - changed_at:.2f} s, "
+                  f"link up -> audio back {back_at - up_at:.2f} s")
+            await expect(card).to_have_attribute("data-phase", "talking")
+            assert await resident.evaluate("t.ended") is None
+            assert await energy_over(page, 1.5) > 0, "the operator hears nothing after the change"
+            assert await energy_over(resident, 1.5) > 0, "the caller hears nothing after the change"
+            await expect(page.locator("#sp-message")).to_have_text("Звук разговора восстановлен.", timeout=10_000)
+            assert int(await card.get_attribute("data-registrations") or 0) > registrations
+            assert int(await card.get_attribute("data-ice-restarts") or 0) >= 1
+
+            await resident.evaluate("s.terminate()")
+            await expect(card).to_have_attribute("data-phase", "wrapup", timeout=10_000)
+            await page.click('#sp-wrapup button[type="submit"]')
+            await expect(card).to_have_attribute("data-phase", "ready")
+
+            # The same change with the phone idle: nothing but the browser's "online" tells the page; it finds its
+            # WebSocket hung, connects again and registers from the new address, and the next call rings it.
+            registrations = int(await card.get_attribute("data-registrations") or 0)
+            await network.renumber(2.0)
+            await expect(card).to_have_attribute("data-registrations", str(registrations + 1), timeout=10_000)
+            await resident.evaluate("call()")
+            await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
+            await page.keyboard.press("Alt+KeyX")
+            await resident.wait_for_function("() => t.ended !== null", polling=100, timeout=5_000)
+        finally:
+            await caller_browser.close()
+            await operator_browser.close()

@@ -91,13 +91,14 @@ class Service:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.pbx.http_port}"
+        return f"http://{self.pbx.bind_address}:{self.pbx.http_port}"
 
     def environment(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("CALLCENTER_")}
         env.update({
             "REDIS_URL": self.redis_url,
             "CALLCENTER_CONFIG": str(REPO / "config" / "callcenter.toml"),
+            "CALLCENTER_HTTP_HOST": self.pbx.bind_address,
             "CALLCENTER_HTTP_PORT": str(self.pbx.http_port),
             "CALLCENTER_AMI_HOST": "127.0.0.1",
             "CALLCENTER_AMI_PORT": str(self.pbx.ami_port),

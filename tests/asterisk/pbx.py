@@ -56,6 +56,7 @@ LOADED_MODULES = (
     "pbx_config", "app_dial", "app_queue", "app_playback", "app_read", "app_stack", "app_exec", "app_while",
     "app_userevent", "app_mixmonitor", "app_senddtmf", "app_sayunixtime", "app_verbose", "app_waitforsilence",
     "app_playtones",  # tests only: a resident's handset that speaks (test-extensions.conf)
+    "res_pjsip_logger",  # tests only: `pjsip set logger on` shows the SIP a test asserts on (off until then)
 )
 # Operators in the test PBX: 101's phone answers (a static contact back to this Asterisk); 102's is unregistered.
 REGISTERED_OPERATOR = "101"
@@ -103,6 +104,9 @@ class RealPbx:
     browser_operators: tuple[str, ...] = ()
     # The WebSocket port serves TLS (wss://) with this certificate, as production has it.
     websocket_tls: ServerCertificate | None = None
+    # Where browsers reach this PBX's SIP WebSocket and the service beside it (its dialplan's CC_API too): a
+    # veth address when the browser runs in its own network namespace (test_softphone_network.py).
+    bind_address: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
     ami: AmiClient | None = None
 
@@ -202,12 +206,12 @@ directory = {self.root / 'moh'}
         if not self.websocket_port:
             return "[general]\nenabled = no\n"
         if self.websocket_tls is None:
-            return f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {self.websocket_port}\n"
+            return f"[general]\nenabled = yes\nbindaddr = {self.bind_address}\nbindport = {self.websocket_port}\n"
         certificate, key = self.websocket_tls.certificate, self.websocket_tls.private_key
         # Plain HTTP on a port of its own nobody uses; the browsers' SIP WebSocket only over TLS.
-        return (f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {free_port()}\ntlsenable = yes\n"
-                f"tlsbindaddr = 127.0.0.1:{self.websocket_port}\ntlscertfile = {certificate}\n"
-                f"tlsprivatekey = {key}\n")
+        return (f"[general]\nenabled = yes\nbindaddr = {self.bind_address}\nbindport = {free_port()}\n"
+                f"tlsenable = yes\ntlsbindaddr = {self.bind_address}:{self.websocket_port}\n"
+                f"tlscertfile = {certificate}\ntlsprivatekey = {key}\n")
 
     def manager_conf(self) -> str:
         text = (REPO / "config" / "manager.conf").read_text(encoding="utf-8")
@@ -273,7 +277,7 @@ match = 127.0.0.1
 
     def extensions_conf(self) -> str:
         text = (REPO / "dialplans" / "extensions.conf").read_text(encoding="utf-8")
-        text = replace_line(text, r"CC_API = .*", f"CC_API = http://127.0.0.1:{self.http_port}")
+        text = replace_line(text, r"CC_API = .*", f"CC_API = http://{self.bind_address}:{self.http_port}")
         tests = (HERE / "test-extensions.conf").read_text(encoding="utf-8")
         tests = tests.replace("@RECORDINGS@", str(self.recordings))
         return text + "\n" + tests

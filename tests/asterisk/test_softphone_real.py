@@ -37,12 +37,12 @@ BROWSER = "103"
 PASSWORD = "real pbx browser password"
 
 
-async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> Any:
+async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any, init_script: str = PEER_TOOLS) -> Any:
     """The operator's dashboard logged in, its softphone registered and qualified, in the queue and free."""
     from playwright.async_api import expect
 
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    await context.add_init_script(PEER_TOOLS)
+    await context.add_init_script(init_script)
     if os.environ.get("HOTLINE_JSSIP_DEBUG"):
         await context.add_init_script('localStorage.setItem("debug", "JsSIP:RTCSession JsSIP:Transport");')
     page = await context.new_page()
@@ -60,7 +60,7 @@ async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> A
 
 def softphone_settings(pbx: RealPbx) -> dict[str, str]:
     scheme = "wss" if pbx.websocket_tls else "ws"
-    return {"CALLCENTER_SOFTPHONE_WEBSOCKET_URL": f"{scheme}://127.0.0.1:{pbx.websocket_port}/ws",
+    return {"CALLCENTER_SOFTPHONE_WEBSOCKET_URL": f"{scheme}://{pbx.bind_address}:{pbx.websocket_port}/ws",
             "CALLCENTER_SOFTPHONE_SIP_DOMAIN": "127.0.0.1", "CALLCENTER_SOFTPHONE_SECRET": pbx.softphone_secret,
             "CALLCENTER_SOFTPHONE_WRAPUP_SECONDS": "30"}
 

@@ -43,11 +43,13 @@ class Kamailio:
     extensions: list[str]
     domain: str = "hotline.test"
     port: int = field(default_factory=free_port)
+    # Where browsers connect: a veth address when the operator's browser has a network of its own (tests/netns.py).
+    host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def websocket_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return f"ws://{self.host}:{self.port}/ws"
 
     @property
     def log(self) -> Path:
@@ -57,7 +59,7 @@ class Kamailio:
         checks = "\n".join(f'    if ($au == "{ext}") {{ $var(pw) = "{sip_password(self.secret, ext)}"; }}'
                            for ext in self.extensions)
         text = (HERE / "kamailio.cfg").read_text(encoding="utf-8")
-        return (text.replace("@PORT@", str(self.port)).replace("@DOMAIN@", self.domain)
+        return (text.replace("@HOST@", self.host).replace("@PORT@", str(self.port)).replace("@DOMAIN@", self.domain)
                 .replace("@MODULES@", f"{MODULES}/").replace("@PASSWORDS@", checks))
 
     async def start(self, timeout: float = 10.0) -> None:
@@ -73,7 +75,7 @@ class Kamailio:
             if self.process.poll() is not None:
                 raise RuntimeError(f"kamailio exited with {self.process.returncode}: {self.tail()}")
             with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                _, writer = await asyncio.open_connection(self.host, self.port)
                 writer.close()
                 return
             if time.monotonic() > deadline:

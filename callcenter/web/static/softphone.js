@@ -34,6 +34,8 @@ const TEXT = {
     saved: "Итог звонка сохранён.", shortcuts: "Клавиши: Alt+A ответить, Alt+M микрофон, Alt+H удержание, Alt+T перевод, Alt+X завершить или отклонить",
     after_call_reason: "Поствызывная обработка", not_responding: "Не отвечает",
     caller_gone: "Звонящий положил трубку, не дождавшись ответа",
+    recovering: "Сеть изменилась: восстанавливаем звук разговора, не кладите трубку…",
+    call_restored: "Звук разговора восстановлен.",
   },
   en: {
     phone: "Phone", off: "not registered", connecting: "connecting…", ready: "ready", ringing: "ringing",
@@ -57,6 +59,8 @@ const TEXT = {
     saved: "Wrap-up saved.", shortcuts: "Keys: Alt+A answer, Alt+M mute, Alt+H hold, Alt+T transfer, Alt+X hang up or reject",
     after_call_reason: "After-call work", not_responding: "Not responding",
     caller_gone: "The caller hung up before the answer",
+    recovering: "The network changed: recovering the call's audio, stay on the line…",
+    call_restored: "The call's audio is back.",
   },
 };
 
@@ -65,10 +69,25 @@ const PAUSE_AFTER_CALL = TEXT.ru.after_call_reason;
 const PAUSE_NOT_RESPONDING = TEXT.ru.not_responding;
 const ICE_GATHERING_MS = 1000;
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
+// How long the PBX has to answer a probe (SIP OPTIONS) on the WebSocket before the connection counts as dead.
+const PROBE_MS = 2000;
+
+// JsSIP's WebSocket, with a way to give up on it. After a network change its TCP connection can hang with its
+// local address gone: no close event comes for many minutes, and JsSIP would send into it (a re-INVITE there
+// times out after 32 s and JsSIP ends the call). drop() closes it and tells JsSIP, which reconnects and
+// registers again as after any drop.
+class Socket extends JsSIP.WebSocketInterface {
+  drop() {
+    if (!this.isConnected() && !this.isConnecting()) return;
+    this.disconnect();
+    this.ondisconnect(true, 1006, "network change");
+  }
+}
 
 const sp = {
   lang: "ru", api: null, hooks: {}, account: null, ua: null, session: null, phase: "off", tab: randomId(),
   lineTimer: null, hadRegistration: false, dropped: false, registrations: 0, caller: null, answeredAt: 0,
+  socket: null, recovering: false, reinviteSent: false, reinviteAnswered: false, iceRestarts: 0,
   startedAt: 0, timer: null, wrapupTimer: null, wrapupLeft: 0,
   muted: false, held: false, messageKey: "", messageExtra: "", started: false, lastCall: null, wrapupPaused: false,
 };
@@ -157,9 +176,9 @@ window.addEventListener("pagehide", () => {
 
 function register() {
   const a = sp.account;
-  const socket = new JsSIP.WebSocketInterface(a.websocket_url);
+  sp.socket = new Socket(a.websocket_url);
   sp.ua = new JsSIP.UA({
-    sockets: [socket], uri: a.uri, authorization_user: a.authorization_user, password: a.password,
+    sockets: [sp.socket], uri: a.uri, authorization_user: a.authorization_user, password: a.password,
     display_name: a.display_name, register: true, register_expires: 300, session_timers: false,
     // A dropped WebSocket is reconnected within seconds, not JsSIP's default of up to 30.
     connection_recovery_min_interval: 1, connection_recovery_max_interval: 8, user_agent: "hotline-softphone",
@@ -167,18 +186,20 @@ function register() {
   sp.phase = "connecting";
   sp.ua.on("connected", () => render());
   sp.ua.on("disconnected", () => {
-    if (sp.hadRegistration && !sp.dropped) { sp.dropped = true; say("dropped"); }
+    if (sp.hadRegistration && !sp.dropped) { sp.dropped = true; say(sp.recovering ? "recovering" : "dropped"); }
     sp.phase = sp.phase === "ready" ? "connecting" : sp.phase;
     render();
   });
   sp.ua.on("registered", () => {
     sp.registrations += 1;
-    if (sp.dropped) { sp.dropped = false; say("restored"); }
+    if (sp.dropped) { sp.dropped = false; say(sp.recovering ? "recovering" : "restored"); }
     sp.hadRegistration = true;
     if (sp.phase === "connecting" || sp.phase === "off") sp.phase = "ready";
-    // Back after a drop mid-call: media does not go through the WebSocket, so restart ICE only if it broke too.
+    // Back after a drop mid-call: media does not go through the WebSocket, so restart ICE only if it broke too
+    // (or a recovery was waiting for this registration to send its re-INVITE).
     const pc = sp.session?.connection;
-    if (pc && ["disconnected", "failed"].includes(pc.iceConnectionState)) restartIce();
+    if (sp.recovering && !sp.reinviteSent) restartIce();
+    else if (pc && ["disconnected", "failed"].includes(pc.iceConnectionState)) recoverCall();
     render();
   });
   sp.ua.on("unregistered", () => { if (sp.phase === "ready") sp.phase = "connecting"; render(); });
@@ -268,14 +289,77 @@ function attachPeer(pc) {
   });
   // A short network change (Wi-Fi to cable, a VPN reconnect): restart ICE instead of losing the call.
   pc.addEventListener("iceconnectionstatechange", () => {
-    if (["disconnected", "failed"].includes(pc.iceConnectionState)) restartIce();
+    if (["disconnected", "failed"].includes(pc.iceConnectionState)) recoverCall();
+    else if (["connected", "completed"].includes(pc.iceConnectionState)) recovered();
+  });
+}
+
+// The re-INVITE that restarts ICE must go out on a WebSocket that works: one sent into a hung connection ends
+// the call after 32 s, and one in flight when the connection closes ends it at once (JsSIP ends the session on
+// a transport error of its re-INVITE). So the PBX is asked first (OPTIONS); no answer, and the socket is
+// dropped: JsSIP reconnects, registers, and the "registered" handler restarts ICE.
+async function recoverCall() {
+  const session = sp.session;
+  if (!session?.isEstablished() || sp.recovering) return;
+  sp.recovering = true;
+  say("recovering");
+  render();
+  await checkSignalling();
+  if (sp.ua?.isConnected()) restartIce();
+}
+
+// After a network change: does the WebSocket still carry SIP? A hung one is dropped, and JsSIP connects and
+// registers again. Offline, it waits for the network first: a drop then would only grow JsSIP's back-off.
+async function checkSignalling() {
+  if (!navigator.onLine) await new Promise((resolve) => window.addEventListener("online", resolve, { once: true }));
+  if (!(await signallingWorks())) sp.socket?.drop();
+}
+
+// The browser is back on a network (it was offline: a link down, another Wi-Fi): check at once rather than when
+// ICE or a registration refresh notices, whether a call is on or not (an idle phone on a hung WebSocket looks
+// registered on the page but cannot be rung).
+window.addEventListener("online", () => {
+  if (!sp.ua) return;
+  if (sp.session?.isEstablished()) recoverCall(); else checkSignalling();
+});
+
+function signallingWorks() {
+  return new Promise((resolve) => {
+    if (!sp.ua?.isConnected()) { resolve(false); return; }
+    const timer = setTimeout(() => resolve(false), PROBE_MS);
+    const done = (works) => { clearTimeout(timer); resolve(works); };
+    // Any answer will do (200, 404, 401...): it came back over the connection. No answer: a timeout or error.
+    sp.ua.sendOptions(`sip:${sp.account.uri.split("@")[1]}`, null, { eventHandlers: {
+      succeeded: () => done(true),
+      failed: (e) => done(e.originator === "remote"),
+    } });
   });
 }
 
 function restartIce() {
   const session = sp.session;
   if (!session || !session.isEstablished() || !sp.ua?.isConnected()) return;
-  session.renegotiate({ rtcOfferConstraints: { iceRestart: true } });
+  if (session.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => recovered(true))) {
+    sp.reinviteSent = true;
+    sp.iceRestarts += 1;
+    render();
+  } else if (sp.recovering) {
+    // Another offer (a hold) is still pending: try again once it is done.
+    setTimeout(() => { if (sp.recovering && !sp.reinviteSent) restartIce(); }, 1000);
+  }
+}
+
+// The call's audio is back once the restart's re-INVITE was answered and ICE connects again.
+function recovered(answered = false) {
+  if (!sp.recovering || !sp.session) return;
+  if (answered) sp.reinviteAnswered = true;
+  const state = sp.session.connection?.iceConnectionState;
+  if (!sp.reinviteAnswered || !["connected", "completed"].includes(state)) return;
+  sp.recovering = false;
+  sp.reinviteSent = false;
+  sp.reinviteAnswered = false;
+  say("call_restored");
+  render();
 }
 
 function answer() {
@@ -334,6 +418,9 @@ function callEnded(answered, cause) {
   stopRing();
   stopTimer();
   sp.session = null;
+  sp.recovering = false;
+  sp.reinviteSent = false;
+  sp.reinviteAnswered = false;
   $("sp-audio").srcObject = null;
   const endedAt = Date.now();
   sp.lastCall = { caller, answered: answered && sp.answeredAt > 0, startedAt: sp.startedAt, endedAt };
@@ -479,6 +566,8 @@ function render() {
   card.dataset.phase = sp.phase;
   card.dataset.registered = String(Boolean(sp.ua?.isRegistered()));
   card.dataset.registrations = String(sp.registrations);
+  card.dataset.iceRestarts = String(sp.iceRestarts);
+  card.dataset.recovering = String(sp.recovering);
   $("sp-status").textContent = t(key);
   $("sp-status").className = `badge ${key === "off" || key === "connecting" ? "offline" : key === "ready" ? "online" : "busy"}`;
   const caller = sp.caller;
