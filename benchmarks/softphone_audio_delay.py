@@ -3,24 +3,31 @@
     python benchmarks/softphone_audio_delay.py [--pairs 5] [--seconds 6] [--jitter-target 120]
 
 Two pages in headless Chromium, each a JsSIP phone: the talker's microphone is a WebAudio source that plays a
-50 ms burst of 700 Hz every 400 ms; the listener finds each burst's onset in what it receives with an AudioWorklet
-(the first sample over 0.1, so to 1/48000 s, not to a 256-sample ScriptProcessor block of 5.3 ms that the main
-thread handles late under load). Both sides turn their AudioContext's time into the shared clock
-(`performance.timeOrigin` + `getOutputTimestamp()`: one machine, one clock), so a burst's delay is onset minus
-emission; a call's figure is the median over the bursts after a 2 s warm-up. Both calls are G.711 u-law (the
-talker's offer is limited to PCMU), so the codec is the same:
-- direct: Kamailio (tests/kamailio/) carries the SIP only; the media flows from browser to browser;
+50 ms burst of 700 Hz every 400 ms. Both calls are G.711 u-law (the talker's offer is limited to PCMU):
+- direct: Kamailio (tests/kamailio/) carries the SIP only; the media flows from browser to browser (the peer);
 - through Asterisk: a real Asterisk 22 (tests/asterisk/pbx.py, ASTERISK_PREFIX) with both as webrtc = yes
   operators (103 calls 104 through the [operators] context): DTLS-SRTP terminates in Asterisk on each leg.
 
-Chrome's receiver sizes its adaptive jitter buffer anew on every call (29-116 ms were seen on this machine), which
-used to swamp the figure. The listener's receiver is therefore given `jitterBufferTarget` (a floor for Chrome's
-NetEq, set above what it picks by itself), on both paths alike, and getStats (jitterBufferDelay over
-jitterBufferEmittedCount, within the measured window only) shows what the buffer really held. Calls alternate
-(direct, Asterisk, direct, Asterisk, ...) with both servers up throughout, so a change of load on this shared
-machine hits both paths; the result is the median of the paired differences (Asterisk minus direct), with their
-range. Asterisk's own view of each leg (`pjsip show channelstats`: RTCP round trip, jitter, loss) and the bridge
-it used are printed beside the Asterisk calls.
+Each burst is timed twice, on one clock (`performance.timeOrigin` + `now()`, one machine):
+- end to end, what the listener hears: an AudioWorklet finds the first sample over 0.1 (to 1/48000 s, where a
+  256-sample ScriptProcessor block was 5.3 ms and ran late on a busy main thread); each AudioContext's time is
+  put on the shared clock with getOutputTimestamp(). This includes both browsers' capture and playout, and the
+  listener's jitter buffer;
+- frame level, the path between the browsers: a worker on the encoded frames (encoded insertable streams) stamps
+  the burst's first loud G.711 frame after the talker's encoder and as it arrives at the listener's receiver,
+  before the jitter buffer (the worker's clock is 0.1 ms coarse). The difference of the two paths here is
+  Asterisk's relay: SRTP in, the bridge, SRTP out.
+
+Chrome sizes its adaptive jitter buffer anew on every call (20-155 ms seen here), which made the first version of
+this benchmark swing by tens of ms between runs. The listener's receiver now gets `jitterBufferTarget`
+(--jitter-target, ms; negative leaves Chrome alone) on both paths: in Chrome it is a floor for NetEq's target, so
+it pins the buffer only when set above what NetEq picks by itself (0 pins nothing); getStats over the measured
+window (jitterBufferDelay / jitterBufferEmittedCount, and jitterBufferTargetDelay) shows what it held. Even
+pinned, the playout moves in 10 ms steps, so a call's end-to-end median lands on one of a few 10 ms levels: that
+figure bounds Asterisk's share, the frame-level one measures it. Calls alternate (direct, Asterisk, direct, ...)
+with both servers up throughout, so a change of load on this shared machine hits both; the results are per-call
+medians after a 2 s warm-up, the median of the paired differences and their spread. Asterisk's own view of each
+leg (`pjsip show channelstats`: RTCP round trip, jitter, loss) and its bridge technology print beside its calls.
 """
 
 from __future__ import annotations
@@ -326,12 +333,19 @@ async def asterisk_view(pbx: RealPbx) -> list[str]:
     lines = []
     stats = await pbx.command("pjsip show channelstats")
     for line in stats.splitlines():
-        if re.search(r"\b10[34]-[0-9a-f]{8}", line):
-            lines.append("channelstats: " + " ".join(line.split()))
+        # BridgeId ChannelId UpTime Codec, then received and sent: Count Lost Pct Jitter (s), then RTT (s).
+        fields = line.split()
+        if len(fields) == 13 and re.fullmatch(r"10[34]-[0-9a-f]{8}", fields[1]):
+            rx, rx_lost, _, rx_jitter, tx, tx_lost, _, tx_jitter, rtt = fields[4:]
+            lines.append(f"Asterisk's leg {fields[1]} ({fields[3]}): RTCP RTT {1000 * float(rtt):.1f} ms, "
+                         f"jitter in {1000 * float(rx_jitter):.1f} / out {1000 * float(tx_jitter):.1f} ms, "
+                         f"packets in {rx} (lost {rx_lost}) / out {tx} (lost {tx_lost})")
+        elif re.search(r"\b10[34]-[0-9a-f]{8}", line):
+            lines.append("channelstats: " + " ".join(fields))
     bridges = await pbx.command("bridge show all")
     for line in bridges.splitlines():
         if re.match(r"\s*[0-9a-f]{8}-", line):
-            lines.append("bridge: " + " ".join(line.split()))
+            lines.append("Asterisk's bridge: " + " ".join(line.split()))
     return lines
 
 
