@@ -23,11 +23,12 @@ this benchmark swing by tens of ms between runs. The listener's receiver now get
 (--jitter-target, ms; negative leaves Chrome alone) on both paths: in Chrome it is a floor for NetEq's target, so
 it pins the buffer only when set above what NetEq picks by itself (0 pins nothing); getStats over the measured
 window (jitterBufferDelay / jitterBufferEmittedCount, and jitterBufferTargetDelay) shows what it held. Even
-pinned, the playout moves in 10 ms steps, so a call's end-to-end median lands on one of a few 10 ms levels: that
-figure bounds Asterisk's share, the frame-level one measures it. Calls alternate (direct, Asterisk, direct, ...)
-with both servers up throughout, so a change of load on this shared machine hits both; the results are per-call
-medians after a 2 s warm-up, the median of the paired differences and their spread. Asterisk's own view of each
-leg (`pjsip show channelstats`: RTCP round trip, jitter, loss) and its bridge technology print beside its calls.
+pinned, a burst's delay jumps by 10 ms steps within a call (NetEq plays out 10 ms at a time) and per-call medians
+spread over ~15 ms: the end-to-end figure bounds Asterisk's share, the frame-level one measures it. Calls
+alternate (direct, Asterisk, direct, ...) with both servers up throughout, so a change of load on this shared
+machine hits both; the results are per-call medians after a 2 s warm-up, the median of the paired differences
+and their spread. Asterisk's own view of each leg (`pjsip show channelstats`: RTCP round trip, jitter, loss) and
+its bridge technology print beside its calls.
 """
 
 from __future__ import annotations
