@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import shutil
 import struct
@@ -336,8 +337,10 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             assert not (await page.title()).startswith("☎")
 
             await page.set_viewport_size({"width": 1280, "height": 800})
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT))
+            await page.screenshot(path=str(artifacts / "softphone-call.png"))
+            # The README's picture is replaced only when asked: a test run leaves tracked files alone.
+            if os.environ.get("HOTLINE_UPDATE_DOCS"):
+                await page.screenshot(path=str(SCREENSHOT))
             await page.set_viewport_size({"width": 390, "height": 844})
             await page.screenshot(path=str(artifacts / "softphone-390.png"), full_page=True)
             overflow = await page.evaluate(
