@@ -51,37 +51,10 @@ SECRET = "softphone-browser-test-secret"
 PASSWORD = "browser test password"
 SCREENSHOT = REPO / "docs" / "softphone-call.png"
 
-# Every RTCPeerConnection the page makes, so the test can read its getStats() without a hook in the page's code;
-# and what the test asks of them. Stats have no event to await: these poll them, on the page's clock.
+# Every RTCPeerConnection the page makes and what it receives, on the page's clock, so the test can read them
+# without a hook in the page's code: ICE states with their times, what the phone told the operator, the received
+# audio's packets and energy (getStats has no event to await: these poll it).
 PEER_TOOLS = """
-(() => {
-  const Original = window.RTCPeerConnection;
-  window.__peers = [];
-  window.RTCPeerConnection = class extends Original {
-    constructor(...args) { super(...args); window.__peers.push(this); }
-  };
-  const audioStats = async () => {
-    const pc = [...window.__peers].reverse().find((p) => p.connectionState !== "closed" && p.getReceivers().length);
-    for (const r of pc ? (await pc.getStats()).values() : [])
-      if (r.type === "inbound-rtp" && r.kind === "audio")
-        return { energy: r.totalAudioEnergy || 0, duration: r.totalSamplesDuration || 0 };
-    return { energy: 0, duration: 0 };
-  };
-  const tick = () => new Promise((resolve) => setTimeout(resolve, 100));
-  // The energy received over the next `seconds` of received audio.
-  window.energyOver = async (seconds) => {
-    const before = await audioStats();
-    for (;;) {
-      await tick();
-      const now = await audioStats();
-      if (now.duration >= before.duration + seconds) return now.energy - before.energy;
-    }
-  };
-})();
-"""
-# The page's peer connections and what they receive, on the page's clock: ICE states with their times, and the
-# received audio's packets and energy (getStats), polled; the test reads them without a hook in the page's code.
-NETWORK_TOOLS = """
 (() => {
   const Original = window.RTCPeerConnection;
   window.__peers = [];
@@ -491,7 +464,7 @@ async def test_a_call_survives_a_network_change(settings: Settings, redis: aiore
         caller_browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         try:
             context = await operator_browser.new_context()
-            await context.add_init_script(NETWORK_TOOLS)
+            await context.add_init_script(PEER_TOOLS)
             page = await context.new_page()
             await page.goto(live.url)
             await page.fill("#username", "op1")

@@ -67,6 +67,13 @@ class Resident:
         await self.is_played("case-enter-birthdate-or-pin", 20)
         await self.press(factor)
 
+    async def joins_the_queue(self, handset: str = "test-handset") -> None:
+        """Calls, hears the menu, presses 1 (to an operator) and is in the hotline queue."""
+        await self.call(handset=handset)
+        await self.reaches("Background", context="hotline-ivr")
+        await self.press("1")
+        await self.in_queue()
+
     async def in_queue(self, timeout: float = 40.0) -> Message:
         return await self.events.wait(lambda m: m.name == "QueueCallerJoin" and m.get("Uniqueid") == self.line_id,
                                       timeout, f"{self.name} joining the queue")

@@ -39,14 +39,8 @@ async def test_an_ivr_callback_keeps_its_place_in_the_real_queue_and_ends_done(
     asker = Resident(pbx, events, "+79160001003")
     behind = Resident(pbx, events, "+79160009004")
     for resident in (*ahead, asker):
-        await resident.call()
-        await resident.reaches("Background", context="hotline-ivr")
-        await resident.press("1")
-        await resident.in_queue()
-    await behind.call()
-    await behind.reaches("Background", context="hotline-ivr")
-    await behind.press("1")
-    await behind.in_queue()
+        await resident.joins_the_queue()
+    await behind.joins_the_queue()
     # Key 2 while waiting: out of the queue into the callback request, keeping the place.
     await asker.press("2")
     await asker.reaches("Read", context="hotline-callback")

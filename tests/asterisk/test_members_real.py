@@ -18,10 +18,7 @@ async def test_an_operator_with_an_unregistered_phone_shows_unavailable_and_is_n
     line = next(text for text in shown.splitlines() if f"Local/{UNREGISTERED_OPERATOR}@agents" in text)
     assert f"PJSIP/{UNREGISTERED_OPERATOR}" in line and "Unavailable" in line, shown
     resident = Resident(pbx, events, "+79160009001")
-    await resident.call()
-    await resident.reaches("Background", context="hotline-ivr")
-    await resident.press("1")
-    await resident.in_queue()
+    await resident.joins_the_queue()
     # The registered operator comes back: the caller goes to them; the offline phone was never tried meanwhile.
     await online.pause(False)
     connected = await events.wait(lambda m: m.name == "AgentConnect" and m.get("Uniqueid") == resident.line_id, 30,

@@ -66,12 +66,6 @@ class Day:
         self.serial += 1
         return Resident(self.pbx, self.events, f"{prefix}{7000 + self.serial:04d}")
 
-    async def resident_queues(self, resident: Resident, handset: str = "test-handset") -> None:
-        await resident.call(handset=handset)
-        await resident.reaches("Background", context="hotline-ivr")
-        await resident.press("1")
-        await resident.in_queue()
-
     async def rings(self, resident: Resident, timeout: float = 30_000) -> None:
         from playwright.async_api import expect
 
@@ -148,7 +142,7 @@ async def test_an_operators_day_from_the_dashboard_alone(pbx: RealPbx, events: E
             # The plain calls of the day, each a little different.
             for n in range(PLAIN_CALLS):
                 resident = day.next_resident()
-                await day.resident_queues(resident, handset="test-handset-tone" if n == 0 else "test-handset")
+                await resident.joins_the_queue(handset="test-handset-tone" if n == 0 else "test-handset")
                 await day.rings(resident)
                 await day.answer(resident, with_keyboard=n % 2 == 0)
                 if n == 0:
@@ -174,7 +168,7 @@ async def test_an_operators_day_from_the_dashboard_alone(pbx: RealPbx, events: E
 
             # A resident who gives up while the phone rings: no pause, no after-call work, counted as abandoned.
             quitter = day.next_resident()
-            await day.resident_queues(quitter)
+            await quitter.joins_the_queue()
             await day.rings(quitter)
             await quitter.hang_up()
             await expect(page.locator("#sp-message")).to_contain_text(quitter.number, timeout=10_000)
@@ -187,7 +181,7 @@ async def test_an_operators_day_from_the_dashboard_alone(pbx: RealPbx, events: E
             await page.click("#pause")
             await day.member_state("пауза")
             patient = day.next_resident()
-            await day.resident_queues(patient)
+            await patient.joins_the_queue()
             shown = await pbx.command("queue show hotline")
             assert "paused" in shown.lower() and "has 1 calls" in shown, shown
             assert await card.get_attribute("data-phase") == "ready"
@@ -199,7 +193,7 @@ async def test_an_operators_day_from_the_dashboard_alone(pbx: RealPbx, events: E
 
             # A call left ringing: app_queue's timeout and autopause; the operator reads why and resumes.
             unlucky = day.next_resident()
-            await day.resident_queues(unlucky)
+            await unlucky.joins_the_queue()
             await day.rings(unlucky)
             await expect(page.locator("#sp-message")).to_contain_text("Пропущен звонок", timeout=25_000)
             await day.member_state("пауза")

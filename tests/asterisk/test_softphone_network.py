@@ -26,7 +26,7 @@ from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.asterisk.test_softphone_real import BROWSER, PASSWORD, sit_down_at_the_browser, softphone_settings
 from tests.netns import BrowserNetwork, browser_args
-from tests.test_softphone_browser import CHROMIUM, NETWORK_TOOLS, write_tone
+from tests.test_softphone_browser import CHROMIUM, write_tone
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
@@ -87,7 +87,7 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
             args=[*browser_args(network.host_address, trusted), f"--use-file-for-fake-audio-capture={tone}"])
         console: list[str] = []
         try:
-            page = await sit_down_at_the_browser(browser, pbx, service, init_script=NETWORK_TOOLS)
+            page = await sit_down_at_the_browser(browser, pbx, service)
             page.on("console", lambda message: console.append(f"{time.time():.3f} {message.text}"))
             card = page.locator("#phone-card")
             contacts = await pbx.command("pjsip show contacts")
@@ -95,10 +95,7 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
                        for line in contacts.splitlines()), contacts
 
             resident = Resident(pbx, events, "+79160007001")
-            await resident.call(handset="test-handset-tone")
-            await resident.reaches("Background", context="hotline-ivr")
-            await resident.press("1")
-            await resident.in_queue()
+            await resident.joins_the_queue(handset="test-handset-tone")
             await expect(card).to_have_attribute("data-phase", "ringing", timeout=20_000)
             await page.keyboard.press("Alt+KeyA")
             await expect(card).to_have_attribute("data-phase", "talking", timeout=10_000)

@@ -37,12 +37,12 @@ BROWSER = "103"
 PASSWORD = "real pbx browser password"
 
 
-async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any, init_script: str = PEER_TOOLS) -> Any:
+async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> Any:
     """The operator's dashboard logged in, its softphone registered and qualified, in the queue and free."""
     from playwright.async_api import expect
 
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    await context.add_init_script(init_script)
+    await context.add_init_script(PEER_TOOLS)
     if os.environ.get("HOTLINE_JSSIP_DEBUG"):
         await context.add_init_script('localStorage.setItem("debug", "JsSIP:RTCSession JsSIP:Transport");')
     page = await context.new_page()
@@ -90,10 +90,7 @@ async def test_a_queue_call_answered_in_the_browser(pbx: RealPbx, events: Events
             assert f"PJSIP/{BROWSER}" in shown and "Not in use" in shown, shown
 
             resident = Resident(pbx, events, "+79160007001")
-            await resident.call(handset="test-handset-tone")
-            await resident.reaches("Background", context="hotline-ivr")
-            await resident.press("1")
-            await resident.in_queue()
+            await resident.joins_the_queue(handset="test-handset-tone")
 
             # app_queue rings the browser, with the dialplan's headers: who calls, which queue call, the cases.
             await expect(card).to_have_attribute("data-phase", "ringing", timeout=20_000)
