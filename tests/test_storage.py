@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import pytest
 import redis
 
-from callcenter.storage import EmbeddedValkey
+from callcenter.storage import EmbeddedValkey, probe
 
 
 def test_embedded_server_starts_stops_and_keeps_data_across_restarts(tmp_path: Path) -> None:
@@ -44,3 +46,28 @@ def test_an_acknowledged_write_survives_a_kill_9(tmp_path: Path) -> None:
         client.close()
     finally:
         again.stop()
+
+
+def test_a_server_without_a_port_moves_on_when_its_port_is_taken_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parallel test workers start their servers at the same moment: the port chosen can be gone by the bind."""
+    import callcenter.storage as storage
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    monkeypatch.setattr(storage, "ephemeral_port", lambda host="127.0.0.1": next(ports, 0) or free_port())
+    server = EmbeddedValkey(durable=False)
+    try:
+        server.start()
+        assert server.port != taken.getsockname()[1]
+        assert probe("127.0.0.1", server.port) is None
+    finally:
+        server.stop()
+        taken.close()
+
+
+def free_port() -> int:
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        return int(spare.getsockname()[1])
