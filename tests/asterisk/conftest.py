@@ -66,12 +66,15 @@ def prompts_dir() -> Iterator[Path]:
 async def pbx(tmp_path: Path, prompts_dir: Path, request: pytest.FixtureRequest) -> AsyncIterator[RealPbx]:
     """The harness's Asterisk; `@pytest.mark.browser_operators("103", ...)` adds the SIP WebSocket and those
     operators' webrtc endpoints for the dashboard's softphone, `@pytest.mark.sip_websocket_tls` serves it over
-    TLS with a certificate made for the test (tests/asterisk/certificates.py)."""
+    TLS with a certificate made for the test (tests/asterisk/certificates.py), and
+    `@pytest.mark.operator_codecs("opus,ulaw,alaw")` gives the operators' endpoints that codec order."""
     marker = request.node.get_closest_marker("browser_operators")
     browsers = tuple(marker.args) if marker else ()
+    codecs = request.node.get_closest_marker("operator_codecs")
     tls = make_server_certificate(tmp_path / "tls") if request.node.get_closest_marker("sip_websocket_tls") else None
     test_pbx = RealPbx(tmp_path / "asterisk", prompts_dir, http_port=free_port(),
-                       websocket_port=free_port() if browsers else 0, browser_operators=browsers, websocket_tls=tls)
+                       websocket_port=free_port() if browsers else 0, browser_operators=browsers, websocket_tls=tls,
+                       operator_codecs=codecs.args[0] if codecs else None)
     await test_pbx.start()
     try:
         yield test_pbx

@@ -58,6 +58,9 @@ LOADED_MODULES = (
     "app_playtones",  # tests only: a resident's handset that speaks (test-extensions.conf)
     "res_pjsip_logger",  # tests only: `pjsip set logger on` shows the SIP a test asserts on (off until then)
 )
+# Asterisk translates Opus only with one of these (Sangoma's binary codec_opus, or an open-source build of
+# codec_opus_open_source against libopus): the first one installed is loaded, and none when neither is.
+OPUS_TRANSLATORS = ("codec_opus", "codec_opus_open_source")
 # Operators in the test PBX: 101's phone answers (a static contact back to this Asterisk); 102's is unregistered.
 REGISTERED_OPERATOR = "101"
 UNREGISTERED_OPERATOR = "102"
@@ -78,6 +81,17 @@ def missing_reason() -> str | None:
     if shutil.which("sox") is None:
         return "sox is missing (apt-get install sox): the tests measure what callers hear"
     return None
+
+
+def opus_translator() -> str | None:
+    """The Opus translator module installed in the prefix's modules folder, or None (Opus passes through only)."""
+    return next((name for name in OPUS_TRANSLATORS if (MODULES / f"{name}.so").exists()), None)
+
+
+def loaded_modules() -> tuple[str, ...]:
+    """LOADED_MODULES, and the Opus translator where one is installed (modules.conf has autoload = no)."""
+    translator = opus_translator()
+    return (*LOADED_MODULES, translator) if translator else LOADED_MODULES
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -107,6 +121,9 @@ class RealPbx:
     # Where browsers reach this PBX's SIP WebSocket and the service beside it (its dialplan's CC_API too): a
     # veth address when the browser runs in its own network namespace (test_softphone_network.py).
     bind_address: str = "127.0.0.1"
+    # The operators' endpoints' codecs in this order instead of config/pjsip.conf's (`allow` of operator-endpoint),
+    # e.g. "opus,ulaw,alaw" where an Opus translator is installed. None: the project's order.
+    operator_codecs: str | None = None
     process: subprocess.Popen[bytes] | None = None
     ami: AmiClient | None = None
 
@@ -158,7 +175,7 @@ verbose = 3
 nocolor = yes
 transmit_silence = yes
 """, encoding="utf-8")
-        loads = "\n".join(f"load = {name}.so" for name in LOADED_MODULES)
+        loads = "\n".join(f"load = {name}.so" for name in loaded_modules())
         (self.etc / "modules.conf").write_text(f"[modules]\nautoload = no\n{loads}\n", encoding="utf-8")
         (self.etc / "logger.conf").write_text("""[general]
 queue_log = yes
@@ -249,6 +266,8 @@ write = all
                             f"contact = sip:127.0.0.1:{self.sip_port}")
         text = replace_line(text, r"match = sip\.provider\.example", "match = 192.0.2.1")
         # Operators' test phones are plain SIP handsets, not browsers: no DTLS-SRTP and ICE to loop back.
+        if self.operator_codecs is not None:  # operator-endpoint's own line: `allow = ...` naming opus
+            text = replace_line(text, r"allow = .*opus.*", f"allow = {self.operator_codecs}")
         text = replace_line(text, r"webrtc = yes", "webrtc = no")
         text = replace_line(text, r"dtls_auto_generate_cert = yes", "")
         for browser in self.browser_operators:  # a real browser: DTLS-SRTP, ICE and the rest, as in production
