@@ -71,13 +71,13 @@ async def live(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Live]
         await sim.stop()
 
 
-async def log_in(page: Any, url: str, username: str) -> None:
+async def log_in(page: Any, url: str, username: str, password: str = PASSWORD) -> None:
     """The login form filled in, and the dashboard online (its WebSocket open)."""
     from playwright.async_api import expect
 
     await page.goto(url)
     await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
+    await page.fill("#password", password)
     await page.keyboard.press("Enter")
     await expect(page.locator("#link")).to_have_class(re.compile("online"))
 

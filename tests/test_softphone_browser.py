@@ -35,7 +35,7 @@ from callcenter.web.softphone import STORE
 from tests.conftest import REPO
 from tests.kamailio.server import Kamailio, missing
 from tests.netns import BrowserNetwork, browser_args
-from tests.test_dashboard_browser import NoJobs, actions
+from tests.test_dashboard_browser import NoJobs, actions, log_in
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -251,10 +251,7 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             page = await operator_context.new_page()
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
-            await page.goto(live.url)
-            await page.fill("#username", "op1")
-            await page.fill("#password", PASSWORD)
-            await page.keyboard.press("Enter")
+            await log_in(page, live.url, "op1", PASSWORD)
             card = page.locator("#phone-card")
             await expect(card).to_have_attribute("data-registered", "true", timeout=10_000)
             await expect(page.locator("#sp-status")).to_have_text("готов")
@@ -466,10 +463,7 @@ async def test_a_call_survives_a_network_change(settings: Settings, redis: aiore
             context = await operator_browser.new_context()
             await context.add_init_script(PEER_TOOLS)
             page = await context.new_page()
-            await page.goto(live.url)
-            await page.fill("#username", "op1")
-            await page.fill("#password", PASSWORD)
-            await page.keyboard.press("Enter")
+            await log_in(page, live.url, "op1", PASSWORD)
             card = page.locator("#phone-card")
             await expect(card).to_have_attribute("data-registered", "true", timeout=10_000)
 
