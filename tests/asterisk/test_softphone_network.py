@@ -24,7 +24,13 @@ from tests.asterisk.conftest import Events
 from tests.asterisk.pbx import RealPbx, free_port
 from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
-from tests.asterisk.test_softphone_real import BROWSER, PASSWORD, sit_down_at_the_browser, softphone_settings
+from tests.asterisk.test_softphone_real import (
+    BROWSER,
+    PASSWORD,
+    answered_with_the_keyboard,
+    sit_down_at_the_browser,
+    softphone_settings,
+)
 from tests.netns import BrowserNetwork, browser_args
 from tests.test_softphone_browser import CHROMIUM, write_tone
 
@@ -96,11 +102,7 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
 
             resident = Resident(pbx, events, "+79160007001")
             await resident.joins_the_queue(handset="test-handset-tone")
-            await expect(card).to_have_attribute("data-phase", "ringing", timeout=20_000)
-            await page.keyboard.press("Alt+KeyA")
-            await expect(card).to_have_attribute("data-phase", "talking", timeout=10_000)
-            connected = await events.wait(
-                lambda m: m.name == "AgentConnect" and m.get("Uniqueid") == resident.line_id, 15, "AgentConnect")
+            connected = await answered_with_the_keyboard(page, resident, events)
             assert await page.evaluate("energyOver(2.0)") > 0, "the operator hears nothing before the change"
             invite = next(message for where, message in sip_messages(pbx)
                           if where.startswith("Transmitting") and message.startswith("INVITE sip:"))

@@ -20,7 +20,13 @@ from tests.asterisk.conftest import Events
 from tests.asterisk.pbx import OPUS_TRANSLATORS, RealPbx, opus_translator
 from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
-from tests.asterisk.test_softphone_real import BROWSER, PASSWORD, sit_down_at_the_browser, softphone_settings
+from tests.asterisk.test_softphone_real import (
+    BROWSER,
+    PASSWORD,
+    answered_with_the_keyboard,
+    sit_down_at_the_browser,
+    softphone_settings,
+)
 from tests.test_softphone_browser import ARGS, CHROMIUM, energy_over, write_tone
 
 pytestmark = [
@@ -90,11 +96,7 @@ async def test_a_queue_call_answered_in_opus(pbx: RealPbx, events: Events, servi
             card = page.locator("#phone-card")
             resident = Resident(pbx, events, "+79160007021")
             await resident.joins_the_queue(handset="test-handset-tone")
-            await expect(card).to_have_attribute("data-phase", "ringing", timeout=20_000)
-            await page.keyboard.press("Alt+KeyA")
-            await expect(card).to_have_attribute("data-phase", "talking", timeout=10_000)
-            connected = await events.wait(
-                lambda m: m.name == "AgentConnect" and m.get("Uniqueid") == resident.line_id, 15, "AgentConnect")
+            connected = await answered_with_the_keyboard(page, resident, events)
 
             # Asterisk's side: the browser's channel is Opus natively, translated to and from signed linear.
             channel = await browser_channel(pbx)

@@ -19,6 +19,7 @@ from callcenter.accounts.store import AccountStore
 from callcenter.cases.model import Case
 from callcenter.cases.store import CaseStore
 from callcenter.config import Settings
+from callcenter.pbx.protocol import Message
 from callcenter.softphone.store import SoftphoneStore
 from callcenter.web.dashboard import JSSIP
 from tests.asterisk.conftest import Events
@@ -56,6 +57,18 @@ async def sit_down_at_the_browser(browser: Any, pbx: RealPbx, service: Any) -> A
     await expect(page.locator(f'#members tr[data-interface="Local/{BROWSER}@agents"]')).to_contain_text(
         "свободен", timeout=15_000)
     return page
+
+
+async def answered_with_the_keyboard(page: Any, resident: Resident, events: Events) -> Message:
+    """The page rings for a resident already in the queue and Alt+A answers: Asterisk's AgentConnect for them."""
+    from playwright.async_api import expect
+
+    card = page.locator("#phone-card")
+    await expect(card).to_have_attribute("data-phase", "ringing", timeout=20_000)
+    await page.keyboard.press("Alt+KeyA")
+    await expect(card).to_have_attribute("data-phase", "talking", timeout=10_000)
+    return await events.wait(
+        lambda m: m.name == "AgentConnect" and m.get("Uniqueid") == resident.line_id, 15, "AgentConnect")
 
 
 def softphone_settings(pbx: RealPbx) -> dict[str, str]:
