@@ -234,6 +234,18 @@ async def running(settings: Settings, tmp_path: Path, host: str = "127.0.0.1") -
         await kamailio.stop()
 
 
+async def caller_page(browser: Any, live: Live) -> Any:
+    """A page of the service's origin holding the resident's (200) and the interpreter desk's (300) JsSIP phones,
+    registered to Kamailio; `call()` rings operator 101."""
+    resident = await (await browser.new_context()).new_page()
+    await resident.add_init_script(PEER_TOOLS)
+    await resident.goto(live.url + "healthz")
+    await resident.evaluate(CALLER, {
+        "ws": live.kamailio.websocket_url, "domain": live.kamailio.domain,
+        "passwords": {ext: sip_password(SECRET, ext) for ext in ("200", "300")}})
+    return resident
+
+
 async def energy_over(page: Any, seconds: float) -> float:
     return float(await page.evaluate("(seconds) => energyOver(seconds)", seconds))
 
@@ -275,13 +287,7 @@ async def test_a_call_through_a_sip_server(live: Live) -> None:
             assert await page.locator("#sp-mic option").count() >= 2
             await page.click("#sp-settings summary")
 
-            caller_context = await browser.new_context()
-            await caller_context.add_init_script(PEER_TOOLS)
-            resident = await caller_context.new_page()
-            await resident.goto(live.url + "healthz")
-            await resident.evaluate(CALLER, {
-                "ws": live.kamailio.websocket_url, "domain": live.kamailio.domain,
-                "passwords": {ext: sip_password(SECRET, ext) for ext in ("200", "300")}})
+            resident = await caller_page(browser, live)
 
             # Ringing: the caller's name and number, the screen-pop, the tone, the tab's title.
             await resident.evaluate("call()")
@@ -467,12 +473,7 @@ async def test_a_call_survives_a_network_change(settings: Settings, redis: aiore
             card = page.locator("#phone-card")
             await expect(card).to_have_attribute("data-registered", "true", timeout=10_000)
 
-            resident = await (await caller_browser.new_context()).new_page()
-            await resident.add_init_script(PEER_TOOLS)
-            await resident.goto(live.url + "healthz")
-            await resident.evaluate(CALLER, {
-                "ws": live.kamailio.websocket_url, "domain": live.kamailio.domain,
-                "passwords": {ext: sip_password(SECRET, ext) for ext in ("200", "300")}})
+            resident = await caller_page(caller_browser, live)
             await resident.evaluate("call()")
             await expect(card).to_have_attribute("data-phase", "ringing", timeout=5_000)
             await page.keyboard.press("Alt+KeyA")

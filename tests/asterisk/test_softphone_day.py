@@ -32,8 +32,13 @@ from callcenter.web.dashboard import JSSIP
 from tests.asterisk.conftest import Events, until_status
 from tests.asterisk.pbx import RealPbx
 from tests.asterisk.people import Resident
-from tests.asterisk.test_softphone_real import BROWSER, PASSWORD, sit_down_at_the_browser, softphone_settings
-from tests.test_softphone_browser import ARGS, CHROMIUM, energy_over, write_tone
+from tests.asterisk.test_softphone_real import (
+    BROWSER,
+    fake_microphone,
+    sit_down_at_the_browser,
+    softphone_service,
+)
+from tests.test_softphone_browser import ARGS, CHROMIUM, energy_over
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
@@ -119,17 +124,15 @@ async def test_an_operators_day_from_the_dashboard_alone(pbx: RealPbx, events: E
                                                          store: aioredis.Redis, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright, expect
 
-    service = await service_factory(**{**softphone_settings(pbx),
-                                       "CALLCENTER_SOFTPHONE_WRAPUP_SECONDS": str(WRAPUP_SECONDS)})
-    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
+    service = await softphone_service(service_factory, store, pbx,
+                                      CALLCENTER_SOFTPHONE_WRAPUP_SECONDS=str(WRAPUP_SECONDS))
     supervisor_password = secrets.token_urlsafe(12)
     await AccountStore(store).add("sup1", "Старший смены", "supervisor", supervisor_password, "", "")
-    tone = write_tone(tmp_path / "tone.wav")
     started = time.monotonic()
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                   args=[*ARGS, f"--use-file-for-fake-audio-capture={tone}"])
+                                                   args=[*ARGS, fake_microphone(tmp_path)])
         try:
             page = await sit_down_at_the_browser(browser, pbx, service)
             day = Day(page, pbx, events)

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from callcenter.accounts.store import AccountStore
 from callcenter.web.dashboard import JSSIP
 from tests.asterisk.conftest import Events
 from tests.asterisk.pbx import RealPbx, free_port
@@ -26,13 +25,13 @@ from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.asterisk.test_softphone_real import (
     BROWSER,
-    PASSWORD,
     answered_with_the_keyboard,
+    fake_microphone,
     sit_down_at_the_browser,
-    softphone_settings,
+    softphone_service,
 )
 from tests.netns import BrowserNetwork, browser_args
-from tests.test_softphone_browser import CHROMIUM, write_tone
+from tests.test_softphone_browser import CHROMIUM
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
@@ -79,9 +78,7 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
     from playwright.async_api import async_playwright, expect
 
     network = browser_network
-    service = await service_factory(**softphone_settings(pbx))
-    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
-    tone = write_tone(tmp_path / "tone.wav")
+    service = await softphone_service(service_factory, store, pbx)
     await pbx.command("pjsip set logger on")
     # The page is served over plain HTTP from a non-loopback address: the microphone (a secure context) is allowed
     # for exactly these origins, as a TLS certificate would in production.
@@ -90,7 +87,7 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(network.wrapper(tmp_path, CHROMIUM)), headless=True,
-            args=[*browser_args(network.host_address, trusted), f"--use-file-for-fake-audio-capture={tone}"])
+            args=[*browser_args(network.host_address, trusted), fake_microphone(tmp_path)])
         console: list[str] = []
         try:
             page = await sit_down_at_the_browser(browser, pbx, service)

@@ -15,19 +15,18 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from callcenter.accounts.store import AccountStore
 from tests.asterisk.conftest import Events
 from tests.asterisk.pbx import OPUS_TRANSLATORS, RealPbx, opus_translator
 from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.asterisk.test_softphone_real import (
     BROWSER,
-    PASSWORD,
     answered_with_the_keyboard,
+    fake_microphone,
     sit_down_at_the_browser,
-    softphone_settings,
+    softphone_service,
 )
-from tests.test_softphone_browser import ARGS, CHROMIUM, energy_over, write_tone
+from tests.test_softphone_browser import ARGS, CHROMIUM, energy_over
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
@@ -85,12 +84,10 @@ async def test_a_queue_call_answered_in_opus(pbx: RealPbx, events: Events, servi
     endpoint = await pbx.command(f"pjsip show endpoint {BROWSER}")
     assert re.search(r"allow\s*:\s*\(opus\|ulaw\|alaw\)", endpoint), endpoint
 
-    service = await service_factory(**softphone_settings(pbx))
-    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
-    tone = write_tone(tmp_path / "tone.wav")
+    service = await softphone_service(service_factory, store, pbx)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                   args=[*ARGS, f"--use-file-for-fake-audio-capture={tone}"])
+                                                   args=[*ARGS, fake_microphone(tmp_path)])
         try:
             page = await sit_down_at_the_browser(browser, pbx, service)
             card = page.locator("#phone-card")

@@ -71,6 +71,18 @@ async def answered_with_the_keyboard(page: Any, resident: Resident, events: Even
         lambda m: m.name == "AgentConnect" and m.get("Uniqueid") == resident.line_id, 15, "AgentConnect")
 
 
+async def softphone_service(service_factory: Any, store: aioredis.Redis, pbx: RealPbx, **overrides: str) -> Any:
+    """The service set up for the browser's softphone, and operator op103 whose phone the browser is."""
+    service = await service_factory(**{**softphone_settings(pbx), **overrides})
+    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
+    return service
+
+
+def fake_microphone(tmp_path: Path) -> str:
+    """Chromium's flag for a microphone that speaks (speech-like tone bursts)."""
+    return f"--use-file-for-fake-audio-capture={write_tone(tmp_path / 'tone.wav')}"
+
+
 def softphone_settings(pbx: RealPbx) -> dict[str, str]:
     scheme = "wss" if pbx.websocket_tls else "ws"
     return {"CALLCENTER_SOFTPHONE_WEBSOCKET_URL": f"{scheme}://{pbx.bind_address}:{pbx.websocket_port}/ws",
@@ -82,16 +94,14 @@ async def test_a_queue_call_answered_in_the_browser(pbx: RealPbx, events: Events
                                                     store: aioredis.Redis, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright, expect
 
-    service = await service_factory(**softphone_settings(pbx))
-    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
+    service = await softphone_service(service_factory, store, pbx)
     await CaseStore(store, Settings().cases).upsert_all([
         Case("100200300", "Ежемесячное пособие", "Иванова А. П.", "1954-03-15", ["+79160007001"], "in_review",
              "2026-11-10")])
-    tone = write_tone(tmp_path / "tone.wav")
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                   args=[*ARGS, f"--use-file-for-fake-audio-capture={tone}"])
+                                                   args=[*ARGS, fake_microphone(tmp_path)])
         try:
             page = await sit_down_at_the_browser(browser, pbx, service)
             card = page.locator("#phone-card")
@@ -157,12 +167,10 @@ async def test_the_softphone_over_wss_with_a_certificate(pbx: RealPbx, events: E
     from playwright.async_api import async_playwright, expect
 
     assert pbx.websocket_tls is not None
-    service = await service_factory(**softphone_settings(pbx))
-    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
-    tone = write_tone(tmp_path / "tone.wav")
+    service = await softphone_service(service_factory, store, pbx)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            *ARGS, f"--use-file-for-fake-audio-capture={tone}",
+            *ARGS, fake_microphone(tmp_path),
             f"--ignore-certificate-errors-spki-list={pbx.websocket_tls.spki_sha256}"])
         try:
             page = await sit_down_at_the_browser(browser, pbx, service)
@@ -192,8 +200,7 @@ async def test_a_blind_transfer_and_a_rung_out_call(pbx: RealPbx, events: Events
     call left ringing: app_queue's timeout ends it, autopause pauses the operator, the page says so."""
     from playwright.async_api import async_playwright, expect
 
-    service = await service_factory(**softphone_settings(pbx))
-    await AccountStore(store).add("op103", "Оператор 103", "operator", PASSWORD, f"Local/{BROWSER}@agents", BROWSER)
+    service = await softphone_service(service_factory, store, pbx)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
