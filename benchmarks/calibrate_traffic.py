@@ -18,9 +18,13 @@ import argparse
 import math
 import random
 import statistics
+import sys
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.svgplot import Panel, figure_svg
 from callcenter.hotline.hazard import HazardCurve
@@ -80,17 +84,23 @@ def old_patience(rng: random.Random) -> float:
     return rng.expovariate(1 / 240.0)
 
 
+def arrival_hours(model: TrafficModel, rng: random.Random) -> Iterator[float]:
+    """One simulated day's arrivals, as hours of the day."""
+    hour = OPENS
+    while True:
+        gap = model.next_arrival(rng, hour)
+        hour += gap / 3600
+        if gap == math.inf or hour >= CLOSES:
+            return
+        yield hour
+
+
 def arrival_panel(calls: list[Call], days: list[date], rng: random.Random) -> Panel:
     per_day = len([c for c in calls if c.day in days]) / len(days)
     model = TrafficModel(calls_per_day=round(per_day), opens=OPENS, closes=CLOSES)
     simulated: Counter[int] = Counter()
     for _ in days:
-        hour = OPENS
-        while True:
-            gap = model.next_arrival(rng, hour)
-            hour += gap / 3600
-            if gap == math.inf or hour >= CLOSES:
-                break
+        for hour in arrival_hours(model, rng):
             simulated[int(hour * 2)] += 1
     real = Counter(int(c.arrival % 86_400 // 1800) for c in calls if c.day in days)
     slots = range(int(OPENS * 2), int(CLOSES * 2))
@@ -141,12 +151,7 @@ def synthetic(day: date, count: int, rng: random.Random, old: bool) -> tuple[lis
     model = TrafficModel(calls_per_day=count, opens=OPENS, closes=CLOSES)
     callers: list[Call] = []
     patience: dict[str, float] = {}
-    hour = OPENS
-    while True:
-        gap = model.next_arrival(rng, hour)
-        hour += gap / 3600
-        if gap == math.inf or hour >= CLOSES:
-            break
+    for hour in arrival_hours(model, rng):
         talk = old_talk(rng) if old else model.handle_time(rng)
         call = Call(f"s{len(callers)}", day, hour * 3600, 0, "PS", "served", 0.0, talk, "")
         callers.append(call)
