@@ -16,6 +16,7 @@ export function syncRows(tbody, items, keyOf, rowHtml, emptyHtml = "", name = ""
       tbody.innerHTML = emptyHtml;
       tbody.dataset.empty = "1";
     }
+    labelCells(tbody.closest("table"));
     return;
   }
   if (tbody.dataset.empty === "1") {
@@ -42,6 +43,31 @@ export function syncRows(tbody, items, keyOf, rowHtml, emptyHtml = "", name = ""
     previous = row;
   }
   for (const row of existing.values()) row.remove();
+  labelCells(tbody.closest("table"));
+}
+
+// A table that narrow cards show as one block per row (table.stack in dashboard.css): each cell gets its column's
+// header text as data-label, which the stylesheet writes above the value. A cell across several columns (the
+// "nothing here" row) gets none. The roles are the elements' own, said explicitly because some browsers forget
+// a table's semantics once CSS displays its parts as blocks; the header row stays in the page for screen readers.
+export function labelCells(table) {
+  if (!table?.classList.contains("stack")) return;
+  const headers = [...(table.tHead?.rows[0]?.cells ?? [])].map((th) => th.textContent.trim());
+  table.setAttribute("role", "table");
+  for (const section of [table.tHead, ...table.tBodies]) section?.setAttribute("role", "rowgroup");
+  for (const th of table.tHead?.rows[0]?.cells ?? []) th.setAttribute("role", "columnheader");
+  for (const row of table.rows) {
+    row.setAttribute("role", "row");
+    if (row.parentElement === table.tHead) continue;
+    let column = 0;
+    for (const cell of row.cells) {
+      if (cell.getAttribute("role") !== "cell") cell.setAttribute("role", "cell");
+      const label = cell.colSpan === 1 ? headers[column] ?? "" : "";
+      if (!label) cell.removeAttribute("data-label");
+      else if (cell.dataset.label !== label) cell.dataset.label = label;
+      column += cell.colSpan;
+    }
+  }
 }
 
 // A selector that finds "the same" control in a row rebuilt from new HTML: its data-* action attribute.

@@ -3,7 +3,7 @@
 // module (softphone.js), started after the login.
 
 import { clock, errorText, formatDate, formatMoment, formatPhone, reasonText } from "./dashboard-format.js";
-import { syncRows } from "./dashboard-rows.js";
+import { labelCells, syncRows } from "./dashboard-rows.js";
 import { setSoftphoneLanguage, startSoftphone, stopSoftphone } from "./softphone.js";
 
 const TEXT = {
@@ -470,6 +470,7 @@ function renderWrapups() {
     <td>${esc(when(w.saved_at))}</td><td>${esc(w.username)}</td><td>${esc(w.caller)} ${esc(w.caller_name)}</td>
     <td>${esc(w.disposition)}</td><td>${esc(w.note)}</td></tr>`).join("")
     : `<tr><td colspan="5">${esc(t("no_wrapups"))}</td></tr>`;
+  labelCells($("wrapups").closest("table"));
 }
 
 // Supervisors: accounts that wrong passwords hold locked, each with its unlock button.
@@ -514,6 +515,7 @@ function renderToday() {
     <td>${h.average_speed_of_answer == null ? "—" : esc(duration(h.average_speed_of_answer))}</td>
     <td>${h.operators_logged_in ?? "—"}</td>
     <td class="${h.operators_logged_in != null && h.operators_needed > h.operators_logged_in ? "alert" : ""}">${h.operators_needed}</td></tr>`)).join("");
+  labelCells($("hourly").closest("table"));
   $("erlang-note").textContent = t("erlang_note");
   const cb = report.callbacks;
   const failed = Object.entries(cb.failed_by_reason).map(([k, v]) => `${reasonText(k, state.lang) || k}: ${v}`).join(", ");
