@@ -12,6 +12,7 @@ from callcenter.pbx.replay import replay
 from callcenter.pbx.simulator import PbxSimulator, SimConfig
 from callcenter.pbx.tracker import QueueTracker
 from tests.conftest import TRANSCRIPTS
+from tests.test_replay_hotline_transcripts import VIDEO
 
 QUEUE_EVENTS = {"QueueMemberAdded", "QueueCallerJoin", "AgentCalled", "QueueMemberStatus", "QueueCallerLeave",
                 "AgentConnect", "AgentComplete", "QueueMemberRemoved", "QueueCallerAbandon", "QueueMemberPause"}
@@ -201,3 +202,25 @@ def test_the_simulated_floor_logs_in_with_each_operators_phone_as_state_interfac
     assert added == [("Local/1@agents", "PJSIP/1", "1"), ("Local/2@agents", "PJSIP/2", "5")]
     sim.caller_arrives("5551001", "Alice Customer", patience=1000, handle=1000)
     assert [m["Interface"] for m in seen if m.name == "AgentCalled"] == ["Local/1@agents"]
+
+
+async def test_a_video_placeholder_joins_with_the_originates_caller_id_as_on_asterisk() -> None:
+    """Asterisk gives the queued half of a Local placeholder the Originate's CallerID ("VIDEO <session>" <video>);
+    the simulator once showed the Originate's extension ("s") as the caller's number, and the dashboard with it."""
+    path = TRANSCRIPTS / "asterisk22-hotline" / f"{VIDEO}.ami"
+    real = next(m for m in replay(path.read_bytes(), keep_messages=True).messages
+                if m.name == "QueueCallerJoin" and "@video-placeholder" in (m.get("Channel") or ""))
+    session = (real.get("CallerIDName") or "").removeprefix("VIDEO ")
+    listener = await listening(SimConfig(agents=0, secret="s", generate_traffic=False, timestamps=False))
+    try:
+        await listener.client.send_action("Originate", [
+            ("Channel", f"Local/{session}@video-placeholder"), ("Context", "video-operator"), ("Exten", "s"),
+            ("Priority", "1"), ("CallerID", f'"VIDEO {session}" <video>'), ("ChannelId", f"operator-video-{session}"),
+            ("OtherChannelId", f"video-{session}"), ("Async", "true")])
+        joined = await listener.until("QueueCallerJoin")
+    finally:
+        await listener.client.close()
+        await listener.sim.stop()
+    shown = ("CallerIDNum", "CallerIDName")
+    assert [joined.get(key) for key in shown] == [real.get(key) for key in shown]
+    assert joined.get("CallerIDNum") == "video"

@@ -25,6 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parseaddr
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
@@ -900,8 +901,10 @@ class PbxSimulator:
         uniqueid = action.get("OtherChannelId") or self._uniqueid()
         exten, _, context = local_dial_string(action.get("Channel") or "").removeprefix("Local/").partition("@")
         label = "VIDEO" if context == "video-placeholder" else "CALLBACK"
+        # Asterisk gives the queued half the Originate's CallerID (a video session's is "VIDEO v…" <video>).
+        name, number = parseaddr(action.get("CallerID") or "")
         caller = SimCaller(uniqueid, linkedid, self._local_pair(exten, context) + ";2",
-                           action.get("Exten") or "", f"{label} {exten}", self.now(), position,
+                           number or action.get("Exten") or "", name or f"{label} {exten}", self.now(), position,
                            self.config.traffic.handle_time(self.rng), originate=action)
         index = min(position - 1, len(self.waiting))
         self.waiting.insert(index, caller)
