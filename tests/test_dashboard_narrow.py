@@ -4,6 +4,7 @@ cell in the layout above another card."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -68,6 +69,8 @@ async def test_every_card_fits_a_phone_and_wide_screens_have_no_holes(live: Live
         try:
             operator = await browser.new_page(viewport={"width": 1366, "height": 768})
             await log_in(operator, live.url, "op1")
+            # The video session waits for an operator in the queue, named as one, not by its placeholder's number.
+            await expect(operator.locator("#waiting tr[data-uniqueid]")).to_have_text(re.compile(r"Видеосеанс: v\w+"))
             await operator.click("#queue-in")
             live.sim.caller_arrives("+74951234567", "Иванова Анна Петровна", patience=100_000, handle=600)
             for phone in ("8 916 555-12-34", "8 916 555-12-35"):

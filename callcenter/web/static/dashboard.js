@@ -25,7 +25,7 @@ const TEXT = {
     abandoned: "Брошено", service_level: "Уровень сервиса", asa: "Ср. время ответа", longest: "Дольше всех ждёт",
     callers_waiting: "Ждут", caller_connected: "Соединён абонент", not_verified: "не проверено",
     cases_by_phone: "Дела по номеру (не проверено: номер мог быть подменён)", no_cases: "Дел по номеру нет.",
-    nothing_found: "Ничего не найдено.", history: "История", callback_for: "Обратный звонок",
+    nothing_found: "Ничего не найдено.", history: "История", callback_for: "Обратный звонок", video_for: "Видеосеанс",
     scheduled: "запланирован", queued: "ждёт в очереди", dialling: "набор", connected: "разговор", done: "выполнен",
     failed: "не удался", expired: "истёк", cancelled: "отменён", s: "с", min: "мин",
     video: "Видео", available: "Готов принимать", session: "Сеанс", kind: "Вид", sign: "с переводчиком",
@@ -67,7 +67,7 @@ const TEXT = {
     asa: "Avg. speed of answer", longest: "Longest wait", callers_waiting: "Waiting",
     caller_connected: "Connected caller", not_verified: "not verified",
     cases_by_phone: "Cases by number (not verified: caller ID can be forged)", no_cases: "No cases for this number.",
-    nothing_found: "Nothing found.", history: "History", callback_for: "Callback", scheduled: "scheduled",
+    nothing_found: "Nothing found.", history: "History", callback_for: "Callback", video_for: "Video session", scheduled: "scheduled",
     queued: "waiting in the queue", dialling: "dialling", connected: "talking", done: "done", failed: "failed",
     expired: "expired", cancelled: "cancelled", s: "s", min: "min",
     video: "Video", available: "Available", session: "Session", kind: "Kind", sign: "with interpreter",
@@ -189,7 +189,8 @@ function render() {
     tile.className = level;
   }
   syncRows($("waiting"), q.waiting, (w) => w.uniqueid, (w) => `<td>${esc(w.position)}</td>
-      <td>${w.kind === "callback" ? `${esc(t("callback_for"))}: ` : ""}<span class="num">${esc(formatPhone(w.callerid))}</span> ${esc(w.kind === "callback" ? "" : w.callername)}</td>
+      <td>${w.kind === "video" ? `${esc(t("video_for"))}: ${esc(w.callername.replace(/^VIDEO /, ""))}`
+        : `${w.kind === "callback" ? `${esc(t("callback_for"))}: ` : ""}<span class="num">${esc(formatPhone(w.callerid))}</span> ${esc(w.kind === "callback" ? "" : w.callername)}`}</td>
       <td class="${pbxNow() - w.joined_at > (state.me?.thresholds?.long_wait_seconds ?? Infinity) ? "alert" : ""}">${since(w.joined_at)}</td>
       <td>${esc(duration(w.estimated_wait_seconds))}</td>`, "", "uniqueid");
   syncRows($("members"), Object.values(q.membersByInterface), (m) => m.interface, (m) => `
