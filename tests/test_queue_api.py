@@ -67,9 +67,12 @@ async def test_stream_pushes_each_change(client: TestClient, simulator: PbxSimul
         snapshot = await ws.receive_json(timeout=5)
         assert snapshot["queue"]["waiting"] == []
         simulator.caller_arrives("5559999", "x", patience=LONG, handle=LONG)
-        kinds = []
-        while "caller_joined" not in kinds:
-            kinds.append((await ws.receive_json(timeout=5))["type"])
+        while (joined := await ws.receive_json(timeout=5))["type"] != "caller_joined":
+            pass
+        # The join comes with the wait the caller is told, as the next snapshot has it.
+        assert joined["caller"]["position"] == 1
+        told = joined["caller"]["estimated_wait_seconds"]
+        assert isinstance(told, float) and told > 0
         await ws.send_str("snapshot")
         while (message := await ws.receive_json(timeout=5))["type"] != "snapshot":
             pass

@@ -545,7 +545,7 @@ function apply(change) {
     case "caller_joined":
       state.names[change.caller.uniqueid] = change.caller.callername;
       q.waiting = q.waiting.filter((w) => w.uniqueid !== change.caller.uniqueid);
-      q.waiting.splice(change.caller.position - 1, 0, { ...change.caller, estimated_wait_seconds: null });
+      q.waiting.splice(change.caller.position - 1, 0, { estimated_wait_seconds: null, ...change.caller });
       q.waiting.forEach((w, i) => { w.position = i + 1; });
       break;
     case "call_connected":
