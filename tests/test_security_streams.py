@@ -69,7 +69,8 @@ async def test_an_interpreter_sees_the_queues_shape_and_no_resident(server: Test
             assert (await until(op_ws, "caller_joined"))["caller"]["callerid"] == NUMBER
             assert (await until(op_ws, "screen_pop"))["cases"] == [{"number": "100200300"}]
             joined = await until(int_ws, "caller_joined")
-            assert joined["caller"] == {"callerid": "", "callername": "", "position": 1}
+            assert joined["caller"] == {"callerid": "", "callername": "", "position": 1,
+                                        "estimated_wait_seconds": None}  # nobody serves this queue yet
             # The next push after caller_joined is the counters: the screen-pop between them never came.
             assert (await int_ws.receive_json(timeout=5))["type"] == "counters"
         snapshot = await (await interpreter.get("/api/queue")).json()
