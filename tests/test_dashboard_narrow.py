@@ -1,6 +1,6 @@
 """The dashboard on a phone and on a wide screen: at 390x844 no card's content is wider than the card (a table
 scrolled sideways hides its action buttons), with rows in every table; at 1280 and 1920 the cards leave no empty
-cell in the layout above another card."""
+cell in the layout above another card, nor does a tablet's two columns at 900."""
 
 from __future__ import annotations
 
@@ -97,6 +97,7 @@ async def test_every_card_fits_a_phone_and_wide_screens_have_no_holes(live: Live
 
             assert await holes_at(operator, 1920, 1080) == []
             assert await holes_at(operator, 1280, 800) == []
+            assert await holes_at(operator, 900, 1100) == []  # a tablet: two columns
 
             supervisor = await browser.new_page(viewport={"width": 1366, "height": 768})
             await log_in(supervisor, live.url, "sup")
@@ -106,5 +107,6 @@ async def test_every_card_fits_a_phone_and_wide_screens_have_no_holes(live: Live
             assert await overflows_at_a_phones_width(supervisor) == []
             assert await holes_at(supervisor, 1920, 1080) == []
             assert await holes_at(supervisor, 1280, 800) == []
+            assert await holes_at(supervisor, 900, 1100) == []
         finally:
             await browser.close()
