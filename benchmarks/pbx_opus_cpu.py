@@ -107,7 +107,7 @@ FAR_DIALPLAN = f"""
 ; --- benchmarks/pbx_opus_cpu.py: a resident who talks without pause, an operator's phone that echoes -------
 [bench-far]
 exten => talk,1,Answer()
- same => n(again),Playback({TALK})
+ same => n(again),Playback(@SOUNDS@/{TALK})
  same => n,Goto(again)
 exten => echo,1,Answer()
  same => n,Echo()
@@ -121,12 +121,14 @@ class BenchPbx(RealPbx):
     extra_pjsip: str = ""
     extra_dialplan: str = ""
     without_modules: tuple[str, ...] = field(default_factory=tuple)
+    with_modules: tuple[str, ...] = field(default_factory=tuple)
 
     def write_config(self) -> None:
         super().write_config()
         modules = self.etc / "modules.conf"
         lines = modules.read_text(encoding="utf-8").splitlines()
         kept = [line for line in lines if line.removeprefix("load = ").removesuffix(".so") not in self.without_modules]
+        kept += [f"load = {name}.so" for name in self.with_modules]
         modules.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
     def pjsip_conf(self) -> str:
@@ -336,7 +338,7 @@ async def run(calls: list[int], seconds: float, warm_up: float, rounds: int) -> 
             "sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(sounds / f"{TALK}.wav"), "synth", "30", "pinknoise",
             "sinc", "300-3400", "tremolo", "4", "90", "vol", "1.5"], check=True)
         far = BenchPbx(root / "far", sounds, http_port=free_port(), extra_pjsip=FAR_PJSIP,
-                       extra_dialplan=FAR_DIALPLAN)
+                       extra_dialplan=FAR_DIALPLAN.replace("@SOUNDS@", str(sounds)), with_modules=("app_echo",))
         pbx = BenchPbx(root / "pbx", sounds, http_port=free_port(), extra_pjsip=PBX_PJSIP,
                        without_modules=("bridge_native_rtp",))
         pbx.extra_dialplan = PBX_DIALPLAN.replace("@FAR@", str(far.sip_port))
