@@ -1,7 +1,7 @@
 """What a real Asterisk 22 spends in CPU per concurrent call when it translates the operators' Opus to the
 telephone network's G.711 and back, beside the same calls with G.711 on both legs (no translation).
 
-    python benchmarks/pbx_opus_cpu.py [--calls 10,20,40] [--seconds 20] [--warm-up 5] [--rounds 1]
+    python benchmarks/pbx_opus_cpu.py [--calls 10,20,30] [--seconds 20] [--warm-up 5] [--rounds 1]
 
 Two private Asterisk instances from ASTERISK_PREFIX (tests/asterisk/pbx.py: the project's configuration, plus the
 few endpoints and contexts below), talking SIP and RTP over 127.0.0.1:
@@ -263,7 +263,7 @@ def check_flow(mode: str, calls: int, before: tuple[float, dict[str, tuple[int, 
         raise Broken(f"{mode}: {len(before[1])} then {len(after[1])} channels with RTP, not {2 * calls}")
     rates = [min(received - before[1][name][0], sent - before[1][name][1]) / seconds
              for name, (received, sent) in after[1].items()]
-    if min(rates) < 0.8 * PACKETS_PER_SECOND:
+    if min(rates) < 0.9 * PACKETS_PER_SECOND:  # a starved Asterisk relays less, and would spend less
         raise Broken(f"{mode}: RTP is not flowing both ways on every channel: slowest {min(rates):.1f} packets/s")
     return f"{min(rates):.1f}-{max(rates):.1f}"
 
@@ -368,7 +368,7 @@ async def run(calls: list[int], seconds: float, warm_up: float, rounds: int) -> 
 
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", default="10,20,40", help="concurrent calls per step (default 10,20,40)")
+    parser.add_argument("--calls", default="10,20,30", help="concurrent calls per step (default 10,20,30)")
     parser.add_argument("--seconds", type=float, default=20.0, help="the measured window per step (default 20)")
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds after the calls are up (default 5)")
     parser.add_argument("--rounds", type=int, default=1, help="times through the list of steps (default 1)")
@@ -384,7 +384,9 @@ def main(argv: Any = None) -> int:
     except Broken as problem:
         print(f"NO FIGURE: {problem}", file=sys.stderr)
         return 1
-    print(f"{os.cpu_count()} CPUs; {args.seconds:.0f} s windows after {args.warm_up:.0f} s warm-up; "
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?")
+    print(f"{os.cpu_count()} CPUs ({model}); {args.seconds:.0f} s windows after {args.warm_up:.0f} s warm-up; "
           f"{time.monotonic() - started:.0f} s in all")
     for line in report(steps):
         print(line)
