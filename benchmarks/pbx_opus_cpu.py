@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import re
 import statistics
@@ -310,7 +311,9 @@ def report(steps: list[Step]) -> list[str]:
                      f"{s.load:.2f} | {s.packets} | {s.transcode} |")
     per_call = {mode: slope([s for s in steps if s.mode == mode], idle) for mode in MODES}
     extra = per_call["opus"] - per_call["alaw"]
-    pairs = [(a, o) for a in steps if a.mode == "alaw" for o in steps if o.mode == "opus" and o.calls == a.calls]
+    # Each Opus step beside the reference step just before it (same calls, a minute apart at most).
+    pairs = [(a, o) for a, o in itertools.pairwise(steps)
+             if a.mode == "alaw" and o.mode == "opus" and o.calls == a.calls]
     differences = [(o.cpu_percent - a.cpu_percent) / a.calls for a, o in pairs]
     lines += [
         "",
