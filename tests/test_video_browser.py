@@ -522,3 +522,19 @@ async def test_the_page_words_are_the_readers_own(server: tuple[TestServer, Noti
     assert words["emoji"] == "\b"  # one code point erased, as the service counts them
     assert words["replayed"] == "кит🙂"
     assert words["unknown"] == "Что-то пошло не так. Попробуйте ещё раз."
+
+
+async def test_the_camera_check_says_in_words_what_works(server: tuple[TestServer, Notifications]) -> None:
+    """The check answers in plain words: no count of "sources" (which read "2 источника" and meant nothing)."""
+    from playwright.async_api import async_playwright, expect
+
+    test_server, _ = server
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(str(test_server.make_url("/video")))
+            await page.get_by_role("button", name="Проверить камеру и микрофон").click()
+            await expect(page.locator("#check-result")).to_have_text("Камера и микрофон работают.")
+        finally:
+            await browser.close()

@@ -34,7 +34,12 @@ async function camera() {
 $("check").addEventListener("click", async () => {
   try {
     const stream = await camera();
-    $("check-result").textContent = `Камера и микрофон работают (${stream.getTracks().length} источника).`;
+    // Said in words, not counted ("2 источника" meant nothing to a resident, and "1 источника" is not Russian).
+    const video = stream.getVideoTracks().length > 0;
+    const audio = stream.getAudioTracks().length > 0;
+    $("check-result").textContent = video && audio ? "Камера и микрофон работают."
+      : video ? "Камера работает, микрофон не найден. Переписка работает и без него."
+        : "Микрофон работает, камера не найдена. Переписка работает и без неё.";
   } catch (error) {
     $("check-result").textContent = "Камера или микрофон недоступны: разрешите доступ в браузере. Чат работает и без них.";
   }
