@@ -115,7 +115,8 @@ async def test_a_refusal_is_said_under_its_field_on_a_phone_and_success_says_wha
             await expect(error).to_be_hidden()
             async with page.expect_response(lambda r: r.url.endswith("/api/callbacks")):
                 await page.click('button[type="submit"]')
-            await expect(page.locator("#result")).to_contain_text("Заявка принята")
-            await expect(page.locator("#result")).to_contain_text("Если вы не сможете ответить, оператор позвонит ещё раз")
+            accepted = page.locator("#result")
+            await expect(accepted).to_contain_text("Заявка принята")
+            await expect(accepted).to_contain_text("Если вы не сможете ответить, оператор позвонит ещё раз")
         finally:
             await browser.close()
