@@ -42,12 +42,12 @@ async def test_a_resident_fills_the_form_by_keyboard(settings: Settings, redis: 
                 await page.keyboard.press("Shift+Tab")
                 await page.keyboard.press("Shift+Tab")
                 await page.keyboard.press("Enter")
-            await expect(page.locator("#result")).to_have_class("error")
-            message = await page.locator("#result").inner_text()
+            await expect(page.locator("#phone-error")).to_be_visible()
+            message = await page.locator("#phone-error").inner_text()
             assert "Проверьте номер телефона" in message and not LATIN_WORD.search(message), message
             assert await page.evaluate(focused) == "phone"
             assert await page.get_attribute("#phone", "aria-invalid") == "true"
-            assert "result" in (await page.get_attribute("#phone", "aria-describedby") or "")
+            assert "phone-error" in (await page.get_attribute("#phone", "aria-describedby") or "")
             await page.keyboard.press("Control+A")
             await page.keyboard.type("8 916 555-12-34")  # typing again clears the mark
             assert await page.get_attribute("#phone", "aria-invalid") is None
@@ -76,5 +76,47 @@ async def test_a_resident_fills_the_form_by_keyboard(settings: Settings, redis: 
             assert stored.not_before == datetime.fromisoformat(f"{chosen_day}T14:00:00").replace(
                 tzinfo=ZoneInfo("Europe/Moscow")).timestamp()
             assert stored.not_after == stored.not_before + 2 * 3600
+        finally:
+            await browser.close()
+
+
+async def test_a_refusal_is_said_under_its_field_on_a_phone_and_success_says_what_next(
+        settings: Settings, redis: aioredis.Redis) -> None:
+    """On a phone the box under the button is off screen while the focus is on the number: the words about the
+    number are under it, in view; an empty number is asked for without a round trip; the accepted request says
+    what happens when the resident misses the call."""
+    from playwright.async_api import async_playwright, expect
+
+    async with running_hotline(settings, redis) as hotline, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(str(hotline.client.make_url("/callback")))
+            sent: list[str] = []
+            page.on("request", lambda request: sent.append(request.url) if "/api/callbacks" in request.url else None)
+
+            await page.click('button[type="submit"]')
+            error = page.locator("#phone-error")
+            await expect(error).to_have_text("Укажите номер телефона, на который вам перезвонить.")
+            assert sent == []
+
+            await page.fill("#phone", "8 800 200-06-00")
+            async with page.expect_response(lambda r: r.url.endswith("/api/callbacks")):
+                await page.click('button[type="submit"]')
+            await expect(error).to_contain_text("8-800")
+            await expect(error).to_be_in_viewport()
+            await expect(page.locator("#result")).to_be_hidden()
+            field, said, day = [await page.locator(selector).bounding_box()
+                                for selector in ("#phone", "#phone-error", "#when-day")]
+            assert field and said and day and field["y"] < said["y"] < day["y"], (field, said, day)
+            assert await page.evaluate("document.activeElement.id") == "phone"
+
+            await page.fill("#phone", "8 916 555-12-34")  # typing clears the words
+            await expect(error).to_be_hidden()
+            async with page.expect_response(lambda r: r.url.endswith("/api/callbacks")):
+                await page.click('button[type="submit"]')
+            accepted = page.locator("#result")
+            await expect(accepted).to_contain_text("Заявка принята")
+            await expect(accepted).to_contain_text("Если вы не сможете ответить, оператор позвонит ещё раз")
         finally:
             await browser.close()

@@ -522,3 +522,42 @@ async def test_the_page_words_are_the_readers_own(server: tuple[TestServer, Noti
     assert words["emoji"] == "\b"  # one code point erased, as the service counts them
     assert words["replayed"] == "кит🙂"
     assert words["unknown"] == "Что-то пошло не так. Попробуйте ещё раз."
+
+
+async def test_the_camera_check_says_in_words_what_works(server: tuple[TestServer, Notifications]) -> None:
+    """The check answers in plain words: no count of "sources" (which read "2 источника" and meant nothing)."""
+    from playwright.async_api import async_playwright, expect
+
+    test_server, _ = server
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(str(test_server.make_url("/video")))
+            await page.get_by_role("button", name="Проверить камеру и микрофон").click()
+            await expect(page.locator("#check-result")).to_have_text("Камера и микрофон работают.")
+        finally:
+            await browser.close()
+
+
+async def test_hanging_up_before_an_answer_offers_a_callback(server: tuple[TestServer, Notifications]) -> None:
+    """Nobody answered yet: the end does not thank the resident for a call that did not happen, it says what
+    else to do (call again, or ask for a callback) with a link to the callback page."""
+    from playwright.async_api import async_playwright, expect
+
+    test_server, _ = server
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            page = await (await browser.new_context(viewport=PHONE)).new_page()
+            await call_as_resident(page, str(test_server.make_url("/video")))
+            await page.get_by_role("button", name="Завершить звонок").click()
+            await page.get_by_role("button", name="Да, завершить").click()
+            await expect(page.locator("#ended-title")).to_be_focused()
+            text = page.locator("#ended-text")
+            await expect(text).to_contain_text("до того, как переводчик ответил")
+            await expect(text).not_to_contain_text("Спасибо")
+            await expect(text.get_by_role("link", name="заказать обратный звонок")).to_have_attribute(
+                "href", "/callback")
+        finally:
+            await browser.close()

@@ -125,14 +125,23 @@ function clearInvalid() {
     field.removeAttribute("aria-invalid");
     field.setAttribute("aria-describedby", field.dataset.describedby ?? field.getAttribute("aria-describedby"));
   }
+  for (const message of form.querySelectorAll(".field-error")) {
+    message.hidden = true;
+    message.textContent = "";
+  }
 }
 
-function markInvalid(id) {
+// The refusal is said under the field it is about (on a phone the box under the button is off screen while the
+// focus is on the field), read with the field by screen readers, and the field gets the focus.
+function markInvalid(id, text) {
   const field = document.getElementById(id);
-  if (!field) return false;
+  const message = document.getElementById(`${id}-error`);
+  if (!field || !message) return false;
+  message.textContent = text;
+  message.hidden = false;
   field.dataset.describedby ??= field.getAttribute("aria-describedby") ?? "";
   field.setAttribute("aria-invalid", "true");
-  field.setAttribute("aria-describedby", `${field.dataset.describedby} result`.trim());
+  field.setAttribute("aria-describedby", `${field.dataset.describedby} ${message.id}`.trim());
   field.focus();
   return true;
 }
@@ -164,6 +173,11 @@ form.addEventListener("input", clearInvalid);
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearInvalid();
+  if (!form.phone.value.trim()) {
+    result.hidden = true;
+    markInvalid("phone", "Укажите номер телефона, на который вам перезвонить.");
+    return;
+  }
   const payload = { phone: form.phone.value, ...chosenWindow() };
   if (form.topic.value.trim()) payload.topic = form.topic.value.trim();
   if (tokens.length) payload.cancel_token = tokens[tokens.length - 1].token;
@@ -187,8 +201,12 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   if (!response.ok) {
-    show("error", refusal(body));
-    if (!markInvalid(fieldOf(body) ?? "phone")) result.focus();
+    if (markInvalid(fieldOf(body), refusal(body))) {
+      result.hidden = true;
+    } else {
+      show("error", refusal(body));
+      result.focus();
+    }
     return;
   }
   if (body.existing && !body.id) {
@@ -206,7 +224,7 @@ form.addEventListener("submit", async (event) => {
   });
   const again = body.existing ? "Это ваша заявка, она уже принята. " : "Заявка принята. ";
   show("ok", `${again}Номер ${body.phone}, вы ${body.position}-й в очереди. Ожидайте звонка примерно ${when} ` +
-    "(по Москве).", own ? cancelButton(own) : null);
+    "(по Москве). Если вы не сможете ответить, оператор позвонит ещё раз немного позже.", own ? cancelButton(own) : null);
   // Done: the form is emptied, so the same request is not sent twice by a second press.
   form.reset();
   fillDays();

@@ -34,7 +34,12 @@ async function camera() {
 $("check").addEventListener("click", async () => {
   try {
     const stream = await camera();
-    $("check-result").textContent = `Камера и микрофон работают (${stream.getTracks().length} источника).`;
+    // Said in words, not counted ("2 источника" meant nothing to a resident, and "1 источника" is not Russian).
+    const video = stream.getVideoTracks().length > 0;
+    const audio = stream.getAudioTracks().length > 0;
+    $("check-result").textContent = video && audio ? "Камера и микрофон работают."
+      : video ? "Камера работает, микрофон не найден. Переписка работает и без него."
+        : "Микрофон работает, камера не найдена. Переписка работает и без неё.";
   } catch (error) {
     $("check-result").textContent = "Камера или микрофон недоступны: разрешите доступ в браузере. Чат работает и без них.";
   }
@@ -300,15 +305,16 @@ $("confirm-end").addEventListener("close", () => {
   if ($("confirm-end").returnValue !== "end") return;  // the dialog gives focus back to "Завершить"
   // Staff leave (the session goes on without them); the resident ends it.
   send({ type: call.staffSession ? "leave" : "end" });
-  finish(call.staffSession ? "left" : "ended");
+  finish(call.staffSession ? "left" : "hung_up");
 });
 
 function finish(how, why = "") {
+  // Once: the service's "ended" that follows the resident's own end must not overwrite what was said.
+  if (call.over) return;
   sessionStorage.removeItem("video-token");
   call.token = null;
   if (call.pc) call.pc.close();
   if (local) local.getTracks().forEach((track) => track.stop());
-  const wasInCall = !call.over;
   call.over = true;
   $("call").classList.add("over");
   $("call").hidden = false;
@@ -321,12 +327,20 @@ function finish(how, why = "") {
     $("ended-text").textContent = why || (how === "left" ? "Сеанс продолжается без вас." : "Переписка сеанса осталась ниже.");
     $("again").textContent = "Вернуться на рабочее место";
     $("again").href = "/";
+  } else if (how === "hung_up" && call.session?.state?.startsWith("waiting_")) {
+    // The resident gave up waiting: nobody has helped yet, so "thank you" is not the news; what else to do is.
+    const who = call.session.state === "waiting_interpreter" ? "переводчик" : "оператор";
+    const link = document.createElement("a");
+    link.href = "/callback";
+    link.textContent = "заказать обратный звонок";
+    $("ended-text").replaceChildren(`Вы завершили звонок до того, как ${who} ответил. Можно позвонить ещё раз или `,
+      link, " — оператор перезвонит вам на телефон.");
   } else {
     $("ended-text").textContent = why || ($("chat-log").childElementCount
       ? "Спасибо за звонок. Переписка звонка осталась ниже." : "Спасибо за звонок.");
   }
   // What had focus (Завершить, the message field) is gone or disabled: focus the news, never <body>.
-  if (wasInCall) $("ended-title").focus();
+  $("ended-title").focus();
 }
 
 // -- the page's start ----------------------------------------------------------------------------------------
