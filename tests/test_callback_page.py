@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from callcenter.config import Settings
-from tests.test_callbacks_e2e import running_hotline
+from tests.test_callbacks_e2e import msk, running_hotline
 from tests.test_security_callback_page import ARGS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,9 +39,7 @@ async def test_a_resident_fills_the_form_by_keyboard(settings: Settings, redis: 
             # A wrong number: a Russian message, the focus back on the number, marked invalid.
             await page.fill("#phone", "12")
             async with page.expect_response(lambda r: r.url.endswith("/api/callbacks")):
-                await page.keyboard.press("Shift+Tab")
-                await page.keyboard.press("Shift+Tab")
-                await page.keyboard.press("Enter")
+                await page.keyboard.press("Enter")  # Enter in the number sends the form
             await expect(page.locator("#phone-error")).to_be_visible()
             message = await page.locator("#phone-error").inner_text()
             assert "Проверьте номер телефона" in message and not LATIN_WORD.search(message), message
@@ -118,5 +116,48 @@ async def test_a_refusal_is_said_under_its_field_on_a_phone_and_success_says_wha
             accepted = page.locator("#result")
             await expect(accepted).to_contain_text("Заявка принята")
             await expect(accepted).to_contain_text("Если вы не сможете ответить, оператор позвонит ещё раз")
+        finally:
+            await browser.close()
+
+
+async def test_the_page_offers_the_services_days_and_hours_and_says_its_number(
+        settings: Settings, redis: aioredis.Redis) -> None:
+    """The days, hours, number and number of tries come from the service's settings (GET /api/hotline), not from
+    constants in the page: a holiday is not offered, a short day's windows end when it closes, the resident is
+    told the number to call, and a single try is said as such."""
+    from playwright.async_api import async_playwright, expect
+
+    configured = settings.replace("hotline", number="+74951112233")
+    # The simulated day is Tuesday 24 November 2026: Wednesday is a holiday, Thursday closes at 15:00.
+    configured = configured.replace("hours", closed_dates=["2026-11-25"], changed=["2026-11-26 10:00-15:00"])
+    async with running_hotline(configured, redis, max_attempts=1) as hotline, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(str(hotline.client.make_url("/callback")))
+            number = page.locator("#hotline-number a")
+            await expect(number).to_have_text("8 (495) 111-22-33")
+            assert await number.get_attribute("href") == "tel:+74951112233"
+            days = await page.eval_on_selector_all("#when-day option", "options => options.map(o => o.value)")
+            assert "2026-11-25" not in days and days[:3] == ["", "2026-11-24", "2026-11-26"], days
+            await page.select_option("#when-day", "2026-11-26")
+            windows = await page.eval_on_selector_all("#when-window option", "options => options.map(o => o.text)")
+            assert windows == ["В любое время (10:00–15:00)", "10:00–12:00", "12:00–14:00", "14:00–15:00"], windows
+
+            await page.fill("#phone", "8 916 555-12-34")
+            async with page.expect_response(lambda r: r.url.endswith("/api/callbacks")) as answered:
+                await page.click('button[type="submit"]')
+            assert (await answered.value).status == 201
+            await expect(page.locator("#result")).to_contain_text("Звонок будет один")
+            (stored,) = await hotline.store.find(["scheduled"], limit=10)
+            assert (stored.not_before, stored.not_after) == (msk(10, day=26), msk(15, day=26))
+
+            # Another device asks for the same number: told to call the hotline, and its number.
+            other = await browser.new_page(viewport={"width": 390, "height": 844})
+            await other.goto(str(hotline.client.make_url("/callback")))
+            await expect(other.locator("#hotline")).to_be_visible()
+            await other.fill("#phone", "8 916 555-12-34")
+            await other.click('button[type="submit"]')
+            await expect(other.locator("#result")).to_contain_text("на горячую линию (8 (495) 111-22-33)")
         finally:
             await browser.close()

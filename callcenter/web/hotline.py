@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import phonenumbers
 from aiohttp import WSMsgType, web
 
 from callcenter.hotline.view import ESTIMATE_FRESH_SECONDS, position_estimate, queue_view
 from callcenter.pbx.link import PbxLink
 from callcenter.web.auth import ACCOUNTS, COOKIE, STAFF, session_of
 from callcenter.web.errors import ApiError
-from callcenter.web.keys import SETTINGS
+from callcenter.web.keys import CLOCK, HOURS, SETTINGS
 from callcenter.web.openapi import operation
 from callcenter.web.security import check_same_site
 from callcenter.web.streams import tied_to_session
@@ -124,3 +126,60 @@ async def queue_stream(request: web.Request) -> web.WebSocketResponse:
     finally:
         link.feed.forget(changes)
     return ws
+
+
+# Days ahead the residents' pages offer (a callback can be booked for the coming week).
+PUBLIC_DAYS = 7
+
+HOTLINE_FACTS_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["number", "number_display", "timezone", "callback_attempts", "days", "now"],
+    "properties": {
+        "now": {"type": "number", "description": "the service's clock (Unix seconds): the days' \"today\""},
+        "number": {"type": "string", "description": "the hotline's number, E.164"},
+        "number_display": {"type": "string", "description": "the number as residents dial it at home"},
+        "timezone": {"type": "string"},
+        "callback_attempts": {"type": "integer", "description": "how many times a callback is dialled"},
+        "days": {"type": "array", "description": "open days from today, local dates and hours (closed days left "
+                 "out; close 24:00 is midnight)", "items": {
+                     "type": "object", "required": ["date", "open", "close"],
+                     "properties": {"date": {"type": "string", "format": "date"}, "open": {"type": "string"},
+                                    "close": {"type": "string"}}}},
+    },
+}
+
+
+def _hhmm(moment: time) -> str:
+    return "24:00" if moment == time.max else moment.strftime("%H:%M")
+
+
+def display_number(e164: str) -> str:
+    """The number as a resident at home dials it: "8 (495) 000-00-00" for a Moscow number."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+@routes.get("/api/hotline")
+@operation("The hotline's public facts for residents' pages: its number, its open days and hours for the coming "
+           "week, and how many times a callback is dialled", tags=["hotline"],
+           responses={200: ("the facts", HOTLINE_FACTS_SCHEMA)})
+async def hotline_facts(request: web.Request) -> web.Response:
+    """What the callback and video pages tell residents, from the service's settings rather than constants in the
+    pages: a holiday, changed hours or a new number would otherwise be offered or told wrongly."""
+    settings = request.app[SETTINGS]
+    hours = request.app[HOURS]
+    now = request.app[CLOCK]()
+    today = hours.local_date(datetime.fromtimestamp(now, UTC))
+    days = []
+    for offset in range(PUBLIC_DAYS):
+        day = today + timedelta(days=offset)
+        open_hours = hours.hours_on(day)
+        if open_hours is not None:
+            days.append({"date": day.isoformat(), "open": _hhmm(open_hours.opens), "close": _hhmm(open_hours.closes)})
+    return web.json_response({
+        "number": settings.hotline.number, "number_display": display_number(settings.hotline.number),
+        "timezone": settings.hotline.timezone, "callback_attempts": settings.callbacks.max_attempts, "days": days,
+        "now": now,
+    }, headers={"Cache-Control": "no-cache"})

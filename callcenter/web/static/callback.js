@@ -17,17 +17,29 @@ const CLOSES = 20;
 const WINDOWS = [[8, 10], [10, 12], [12, 14], [14, 16], [16, 18], [18, 20]];
 const DAYS_AHEAD = 7;
 
+// The hotline's own facts (GET /api/hotline): its number, its open days and hours from today, how many times a
+// callback is dialled, and the service's clock. Until they come, or if they cannot, the usual week: every day
+// 8:00-20:00 by the resident's own clock.
+let facts = null;
+let factsAt = 0;
+
 function moscowNow() {
+  const at = facts ? new Date(facts.now * 1000 + (Date.now() - factsAt)) : new Date();
   const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
-    timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23",
-  }).formatToParts(new Date()).map((p) => [p.type, p.value]));
-  return { date: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour) };
+    timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23",
+  }).formatToParts(at).map((p) => [p.type, p.value]));
+  return { date: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour) + Number(parts.minute) / 60 };
 }
 
 function addDays(isoDate, days) {
   const day = new Date(`${isoDate}T12:00:00Z`);
   day.setUTCDate(day.getUTCDate() + days);
   return day.toISOString().slice(0, 10);
+}
+
+function daysBetween(from, to) {
+  return Math.round((Date.parse(`${to}T12:00:00Z`) - Date.parse(`${from}T12:00:00Z`)) / 86_400_000);
 }
 
 function dayLabel(isoDate, index) {
@@ -37,28 +49,47 @@ function dayLabel(isoDate, index) {
   return index === 0 ? `Сегодня, ${text}` : index === 1 ? `Завтра, ${text}` : text;
 }
 
+const hourOf = (hhmm) => Number(hhmm.slice(0, 2)) + Number(hhmm.slice(3, 5)) / 60;
+const clock = (hour) => `${Math.floor(hour)}:${String(Math.round((hour % 1) * 60)).padStart(2, "0")}`;
+
+// The days a callback may be booked for, with their hours: a holiday or changed hours come from the service.
+function openDays() {
+  if (facts) return facts.days.map((d) => ({ date: d.date, opens: hourOf(d.open), closes: hourOf(d.close) }));
+  const today = moscowNow().date;
+  return Array.from({ length: DAYS_AHEAD }, (_, i) => ({ date: addDays(today, i), opens: OPENS, closes: CLOSES }));
+}
+
 // A select of days (the first: as soon as possible) and of two-hour windows: two Tab stops where two
 // datetime-local fields cost fourteen.
 function fillDays() {
   const now = moscowNow();
+  const kept = daySelect.value;
   const options = [new Option("Как можно скорее", "")];
-  for (let index = 0; index < DAYS_AHEAD; index += 1) {
-    if (index === 0 && now.hour >= CLOSES - 1) continue;  // too late today for a window to choose
-    const date = addDays(now.date, index);
-    options.push(new Option(dayLabel(date, index), date));
+  for (const day of openDays()) {
+    const index = daysBetween(now.date, day.date);
+    if (index < 0 || (index === 0 && now.hour >= day.closes - 1)) continue;  // too late that day for a window
+    options.push(new Option(dayLabel(day.date, index), day.date));
   }
   daySelect.replaceChildren(...options);
+  if (options.some((option) => option.value === kept)) daySelect.value = kept;
   fillWindows();
+}
+
+function hoursOf(date) {
+  return openDays().find((day) => day.date === date) ?? { opens: OPENS, closes: CLOSES };
 }
 
 function fillWindows() {
   const day = daySelect.value;
   windowSelect.disabled = !day;
   const now = moscowNow();
-  const options = [new Option(`В любое время (${OPENS}:00–${CLOSES}:00)`, "")];
-  for (const [from, to] of WINDOWS) {
+  const { opens, closes } = hoursOf(day);
+  const options = [new Option(`В любое время (${clock(opens)}–${clock(closes)})`, "")];
+  for (const [start, end] of WINDOWS) {
+    const [from, to] = [Math.max(start, opens), Math.min(end, closes)];
+    if (to - from < 0.5) continue;  // outside the day's hours, or half an hour of it at most
     if (day === now.date && to <= now.hour + 1) continue;  // a window already (nearly) over
-    options.push(new Option(`${from}:00–${to}:00`, `${from}-${to}`));
+    options.push(new Option(`${clock(from)}–${clock(to)}`, `${from}-${to}`));
   }
   windowSelect.replaceChildren(...options);
 }
@@ -66,14 +97,52 @@ function fillWindows() {
 function chosenWindow() {
   const day = daySelect.value;
   if (!day) return {};
-  const [from, to] = windowSelect.value ? windowSelect.value.split("-").map(Number) : [OPENS, CLOSES];
-  const at = (hour) => `${day}T${String(hour).padStart(2, "0")}:00:00${OFFSET}`;
+  const { opens, closes } = hoursOf(day);
+  const [from, to] = windowSelect.value ? windowSelect.value.split("-").map(Number) : [opens, closes];
+  const at = (hour) => hour >= 24 ? `${addDays(day, 1)}T00:00:00${OFFSET}`
+    : `${day}T${String(Math.floor(hour)).padStart(2, "0")}:${String(Math.round((hour % 1) * 60)).padStart(2, "0")}:00${OFFSET}`;
   return { not_before: at(from), not_after: at(to) };
+}
+
+// "Call the hotline" with its number, once the service has said it: a tel: link (a tap calls it on a phone).
+function withNumber(text) {
+  if (!facts) return [text];
+  return text.split("на горячую линию").flatMap((part, index) => index ? ["на горячую линию (", numberLink(), ")", part]
+    : [part]);
+}
+
+function numberLink() {
+  const link = document.createElement("a");
+  link.href = `tel:${facts.number}`;
+  link.className = "number";
+  link.textContent = facts.number_display;
+  return link;
+}
+
+async function loadFacts() {
+  try {
+    const response = await fetch("/api/hotline");
+    if (!response.ok) return;
+    facts = await response.json();
+    factsAt = Date.now();
+  } catch {
+    return;  // the usual week stays on the page
+  }
+  document.getElementById("hotline-number").replaceChildren(numberLink());
+  document.getElementById("hotline").hidden = false;
+  const hours = new Set(facts.days.map((day) => `${day.open}-${day.close}`));
+  if (hours.size === 1) {
+    const [day] = facts.days;
+    document.getElementById("hours-text").textContent = `с ${clock(hourOf(day.open))} до ${clock(hourOf(day.close))}`;
+  } else {
+    document.getElementById("hours-text").textContent = "в часы работы горячей линии (дни и часы — в списке ниже)";
+  }
+  fillDays();
 }
 
 function show(kind, text, extra) {
   result.className = kind;
-  result.replaceChildren(document.createTextNode(text));
+  result.replaceChildren(...withNumber(text));
   if (extra) result.append(" ", extra);
   result.hidden = false;
 }
@@ -94,7 +163,7 @@ const REFUSED = {
   window_reversed: "Выбранное время уже закончилось или указано наоборот. Выберите другое время.",
   window_in_the_past: "Выбранное время уже прошло. Выберите другое время.",
   window_too_far: "Звонок можно заказать не дальше чем на 30 дней вперёд.",
-  no_working_hours: "В выбранное время горячая линия не работает (она открыта с 8:00 до 20:00 по московскому времени).",
+  no_working_hours: "В выбранное время горячая линия не работает. Выберите день и время из списка.",
   store_unavailable: "Сервис на минуту недоступен. Попробуйте ещё раз через несколько секунд.",
   callbacks_unavailable: "Заказ обратного звонка сейчас не работает. Позвоните, пожалуйста, на горячую линию.",
 };
@@ -137,7 +206,7 @@ function markInvalid(id, text) {
   const field = document.getElementById(id);
   const message = document.getElementById(`${id}-error`);
   if (!field || !message) return false;
-  message.textContent = text;
+  message.replaceChildren(...withNumber(text));
   message.hidden = false;
   field.dataset.describedby ??= field.getAttribute("aria-describedby") ?? "";
   field.setAttribute("aria-invalid", "true");
@@ -223,8 +292,10 @@ form.addEventListener("submit", async (event) => {
     timeZone: ZONE, dateStyle: "long", timeStyle: "short",
   });
   const again = body.existing ? "Это ваша заявка, она уже принята. " : "Заявка принята. ";
-  show("ok", `${again}Номер ${body.phone}, вы ${body.position}-й в очереди. Ожидайте звонка примерно ${when} ` +
-    "(по Москве). Если вы не сможете ответить, оператор позвонит ещё раз немного позже.", own ? cancelButton(own) : null);
+  // Non-breaking spaces: the masked number ("+7 *** ***-12-34") is read in one piece, not split over two lines.
+  show("ok", `${again}Номер ${body.phone.replaceAll(" ", "\u00a0")}, вы ${body.position}-й в очереди. Ожидайте звонка примерно ${when} ` +
+    `(по Москве). ${(facts?.callback_attempts ?? 3) > 1 ? "Если вы не сможете ответить, оператор позвонит ещё раз " +
+      "немного позже." : "Звонок будет один: держите, пожалуйста, телефон рядом."}`, own ? cancelButton(own) : null);
   // Done: the form is emptied, so the same request is not sent twice by a second press.
   form.reset();
   fillDays();
@@ -232,3 +303,4 @@ form.addEventListener("submit", async (event) => {
 });
 
 fillDays();
+loadFacts();
