@@ -23,6 +23,8 @@ PUBLIC = {
     ("POST", "/api/login"), ("POST", "/api/callbacks"), ("POST", "/api/callbacks/{id}/cancel"),
     # The IVR endpoints have their own check (PBX address or token), tested in test_ivr_endpoints.
     ("GET", "/api/ivr/hours"), ("GET", "/api/ivr/wait"), ("POST", "/api/ivr/callback"),
+    # What the residents' pages tell (the hotline's number, open days and hours, the tries): nothing private.
+    ("GET", "/api/hotline"),
     ("GET", "/callback"), ("POST", "/api/cases/lookup"), ("POST", "/api/ivr/case-status"), ("GET", "/"),
     # Residents' video: the page, the start, and their session by its token; the signalling socket checks the
     # token or the staff session itself (tested in test_video_sessions).
