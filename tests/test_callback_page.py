@@ -116,6 +116,7 @@ async def test_a_refusal_is_said_under_its_field_on_a_phone_and_success_says_wha
             accepted = page.locator("#result")
             await expect(accepted).to_contain_text("Заявка принята")
             await expect(accepted).to_contain_text("Если вы не сможете ответить, оператор позвонит ещё раз")
+            await expect(accepted).to_contain_text("Ожидайте звонка примерно сегодня в 10:")  # the service's day
         finally:
             await browser.close()
 
@@ -149,6 +150,7 @@ async def test_the_page_offers_the_services_days_and_hours_and_says_its_number(
                 await page.click('button[type="submit"]')
             assert (await answered.value).status == 201
             await expect(page.locator("#result")).to_contain_text("Звонок будет один")
+            await expect(page.locator("#result")).to_contain_text("примерно 26 ноября в 10:00")
             (stored,) = await hotline.store.find(["scheduled"], limit=10)
             assert (stored.not_before, stored.not_after) == (msk(10, day=26), msk(15, day=26))
 

@@ -104,6 +104,18 @@ function chosenWindow() {
   return { not_before: at(from), not_after: at(to) };
 }
 
+// When the call is expected, as a person says it: "сегодня в 14:30", "завтра в 10:00", "3 декабря в 10:00".
+function callTime(seconds) {
+  const at = new Date(seconds * 1000);
+  const date = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" })
+    .format(at);
+  const time = at.toLocaleTimeString("ru-RU", { timeZone: ZONE, hour: "2-digit", minute: "2-digit" });
+  const ahead = daysBetween(moscowNow().date, date);
+  const day = ahead === 0 ? "сегодня" : ahead === 1 ? "завтра"
+    : at.toLocaleDateString("ru-RU", { timeZone: ZONE, day: "numeric", month: "long" });
+  return `${day} в ${time}`;
+}
+
 // "Call the hotline" with its number, once the service has said it: a tel: link (a tap calls it on a phone).
 function withNumber(text) {
   if (!facts) return [text];
@@ -288,9 +300,7 @@ form.addEventListener("submit", async (event) => {
   }
   if (body.cancel_token) tokens.push({ id: body.id, token: body.cancel_token });
   const own = tokens.find((t) => t.id === body.id);
-  const when = new Date(body.estimated_call_at * 1000).toLocaleString("ru-RU", {
-    timeZone: ZONE, dateStyle: "long", timeStyle: "short",
-  });
+  const when = callTime(body.estimated_call_at);
   const again = body.existing ? "Это ваша заявка, она уже принята. " : "Заявка принята. ";
   // Non-breaking spaces: the masked number ("+7 *** ***-12-34") is read in one piece, not split over two lines.
   show("ok", `${again}Номер ${body.phone.replaceAll(" ", "\u00a0")}, вы ${body.position}-й в очереди. Ожидайте звонка примерно ${when} ` +
