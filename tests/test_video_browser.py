@@ -496,6 +496,8 @@ PURE = """async () => {
                                "operator"),
     offered: t.statusText(session("waiting_interpreter", { waiting: { position: 1, estimated_wait: 0,
                                                                       offered: true } }), "resident"),
+    nobodyOnDuty: t.statusText(session("waiting_interpreter", { waiting: { position: 1, estimated_wait: null,
+                                                                           waiting_for: "interpreter" } }), "resident"),
     emoji: t.increment("ок🙂", "ок"),
     replayed: t.applyT140("кот", t.increment("кот", "кит🙂")),
     unknown: t.errorText("some_new_code"),
@@ -519,6 +521,9 @@ async def test_the_page_words_are_the_readers_own(server: tuple[TestServer, Noti
     assert words["resident"] == "Переводчик и оператор на связи."
     assert words["waitingStaff"] == "Житель ждёт переводчика."  # no queue place or estimate meant for the resident
     assert "12 мин" not in words["offered"] and "передан переводчику" in words["offered"]
+    # No interpreter on duty is not "all busy": the resident is told none is on and what happens.
+    assert words["nobodyOnDuty"] == ("Ищем переводчика жестового языка. Вы 1-й в очереди. Сейчас ни один переводчик "
+                                     "не на связи: вас соединят с первым, кто подключится.")
     assert words["emoji"] == "\b"  # one code point erased, as the service counts them
     assert words["replayed"] == "кит🙂"
     assert words["unknown"] == "Что-то пошло не так. Попробуйте ещё раз."
@@ -559,5 +564,6 @@ async def test_hanging_up_before_an_answer_offers_a_callback(server: tuple[TestS
             await expect(text).not_to_contain_text("Спасибо")
             await expect(text.get_by_role("link", name="заказать обратный звонок")).to_have_attribute(
                 "href", "/callback")
+            await expect(page.get_by_role("region", name="Переписка")).to_be_hidden()  # nothing was written
         finally:
             await browser.close()

@@ -13,7 +13,11 @@ export function typingLabel(from) {
 
 function estimate(waiting) {
   if (waiting.offered) return " Звонок уже передан переводчику, он сейчас ответит.";
-  if (waiting.estimated_wait == null) return waiting.waiting_for === "interpreter" ? " Все переводчики сейчас заняты." : "";
+  // No estimate for an interpreter: none is on duty (the service estimates whenever one is), not "all busy".
+  if (waiting.estimated_wait == null) {
+    return waiting.waiting_for === "interpreter"
+      ? " Сейчас ни один переводчик не на связи: вас соединят с первым, кто подключится." : "";
+  }
   if (waiting.estimated_wait < 60) return " Скоро ответит.";
   return ` Примерное ожидание: ${Math.round(waiting.estimated_wait / 60)} мин.`;
 }
