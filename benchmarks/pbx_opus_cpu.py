@@ -45,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.asterisk.pbx import RealPbx, free_port, missing_reason, opus_translator
+from tests.asterisk.pbx import RealPbx, free_port, missing_reason, opus_translator, wait_for_async
 
 MODES = ("alaw", "opus")  # the operator leg's codec: the reference first, then the translating mode
 PACKETS_PER_SECOND = 50  # 20 ms packets, G.711 and Opus alike
@@ -168,14 +168,11 @@ async def channels(pbx: RealPbx) -> list[list[str]]:
 
 
 async def wait_until(probe: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Broken(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.5)
+    """The tests' wait, failing the run as a broken step (no figure) rather than as a test."""
+    try:
+        return await wait_for_async(probe, timeout, what)
+    except AssertionError as exc:
+        raise Broken(str(exc)) from None
 
 
 async def hang_up_all(pbx: RealPbx, far: RealPbx) -> None:

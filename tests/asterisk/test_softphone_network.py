@@ -164,7 +164,10 @@ async def test_a_call_survives_a_network_change(pbx: RealPbx, events: Events, se
             await expect(card).to_have_attribute("data-phase", "wrapup", timeout=10_000)
             complete = await events.wait(lambda m: m.name == "AgentComplete" and m.get("Interface") ==
                                          f"Local/{BROWSER}@agents", 15, "AgentComplete")
-            assert (complete.get("Linkedid"), complete.get("Reason")) == (resident.handset_id, "caller"), complete
+            # Asterisk 22 leaves the caller's half out of AgentComplete when the caller's channel is already gone
+            # (seen once under load: 23 headers, no Linkedid); the operator's half is linked to the same call.
+            linked = complete.get("Linkedid") or complete.get("DestLinkedid")
+            assert (linked, complete.get("Reason")) == (resident.handset_id, "caller"), complete.headers
             # What the resident heard from the moment audio was back: the operator's microphone again.
             offset = back_at - float(recording.get("Timestamp") or 0)
             assert offset > float(connected.get("Timestamp") or 0) - float(recording.get("Timestamp") or 0)
