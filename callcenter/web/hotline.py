@@ -166,8 +166,8 @@ def display_number(e164: str) -> str:
            "week, and how many times a callback is dialled", tags=["hotline"],
            responses={200: ("the facts", HOTLINE_FACTS_SCHEMA)})
 async def hotline_facts(request: web.Request) -> web.Response:
-    """What the callback and video pages tell residents, from the service's settings rather than constants in the
-    pages: a holiday, changed hours or a new number would otherwise be offered or told wrongly."""
+    """What the residents' callback page offers and tells, from the service's settings rather than constants in
+    the page: a holiday, changed hours or a new number would otherwise be offered or told wrongly."""
     settings = request.app[SETTINGS]
     hours = request.app[HOURS]
     now = request.app[CLOCK]()
