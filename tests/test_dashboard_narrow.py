@@ -105,6 +105,10 @@ async def test_every_card_fits_a_phone_and_wide_screens_have_no_holes(live: Live
             await expect(supervisor.locator("#callbacks tr[data-callback]")).to_have_count(2)
             await expect(supervisor.locator("#video-sessions tr[data-video]")).to_have_count(1)
             assert await overflows_at_a_phones_width(supervisor) == []
+            # Today by hour is short numbers: four to a line (two to a line made twelve hours a 2,900 px card).
+            tops = await supervisor.eval_on_selector_all(
+                "#hourly tr:first-child td", "tds => tds.slice(0, 4).map((td) => Math.round(td.offsetTop))")
+            assert len(tops) == 4 and len(set(tops)) == 1, tops
             assert await holes_at(supervisor, 1920, 1080) == []
             assert await holes_at(supervisor, 1280, 800) == []
             assert await holes_at(supervisor, 900, 1100) == []
