@@ -28,12 +28,12 @@ import redis.asyncio as aioredis
 
 from callcenter.accounts.store import AccountStore
 from callcenter.softphone.store import SoftphoneStore
-from callcenter.web.dashboard import JSSIP
 from tests.asterisk.conftest import Events, until_status
 from tests.asterisk.pbx import RealPbx
 from tests.asterisk.people import Resident
 from tests.asterisk.test_softphone_real import (
     BROWSER,
+    SOFTPHONE_PAGE,
     fake_microphone,
     sit_down_at_the_browser,
     softphone_service,
@@ -41,8 +41,7 @@ from tests.asterisk.test_softphone_real import (
 from tests.test_softphone_browser import ARGS, CHROMIUM, energy_over
 
 pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-    pytest.mark.skipif(not JSSIP.is_file(), reason="JsSIP is not built: `npm ci && npm run build` (make test does it)"),
+    *SOFTPHONE_PAGE,
     pytest.mark.browser_operators("103"),
 ]
 PLAIN_CALLS = int(os.environ.get("HOTLINE_TEST_DAY_CALLS", "6"))

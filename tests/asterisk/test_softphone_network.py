@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from callcenter.web.dashboard import JSSIP
 from tests.asterisk.conftest import Events
 from tests.asterisk.pbx import RealPbx, free_port
 from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.asterisk.test_softphone_real import (
     BROWSER,
+    SOFTPHONE_PAGE,
     answered_with_the_keyboard,
     fake_microphone,
     sit_down_at_the_browser,
@@ -34,8 +34,7 @@ from tests.netns import BrowserNetwork, browser_args
 from tests.test_softphone_browser import CHROMIUM
 
 pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-    pytest.mark.skipif(not JSSIP.is_file(), reason="JsSIP is not built: `npm ci && npm run build` (make test does it)"),
+    *SOFTPHONE_PAGE,
     pytest.mark.skipif(shutil.which("sox") is None, reason="sox measures what the resident hears"),
 ]
 OUTAGE_SECONDS = 3.0

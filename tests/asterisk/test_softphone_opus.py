@@ -21,6 +21,7 @@ from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.asterisk.test_softphone_real import (
     BROWSER,
+    SOFTPHONE_PAGE,
     answered_with_the_keyboard,
     fake_microphone,
     sit_down_at_the_browser,
@@ -29,7 +30,7 @@ from tests.asterisk.test_softphone_real import (
 from tests.test_softphone_browser import ARGS, CHROMIUM, energy_over
 
 pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    *SOFTPHONE_PAGE,
     pytest.mark.skipif(shutil.which("sox") is None, reason="sox measures what the resident hears"),
     pytest.mark.skipif(opus_translator() is None, reason=(
         f"no Opus translator in Asterisk's modules folder ({' or '.join(f'{n}.so' for n in OPUS_TRANSLATORS)}): "

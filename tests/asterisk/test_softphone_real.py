@@ -28,9 +28,13 @@ from tests.asterisk.people import Resident
 from tests.asterisk.test_ivr_real import seconds_heard
 from tests.test_softphone_browser import ARGS, CHROMIUM, PEER_TOOLS, energy_over, write_tone
 
-pytestmark = [
+# What every test of the dashboard's phone on the real PBX needs: the browser and the phone's SIP library.
+SOFTPHONE_PAGE = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
     pytest.mark.skipif(not JSSIP.is_file(), reason="JsSIP is not built: `npm ci && npm run build` (make test does it)"),
+]
+pytestmark = [
+    *SOFTPHONE_PAGE,
     pytest.mark.browser_operators("103"),
     pytest.mark.skipif(shutil.which("sox") is None, reason="sox measures what the resident hears"),
 ]
